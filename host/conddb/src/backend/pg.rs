@@ -1,0 +1,183 @@
+//! PostgreSQL backend (the synchronous `postgres` crate), for a shared server.
+
+use super::{Backend, Dialect, Row, Value};
+use crate::CondError;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls, Statement};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub(crate) struct PgBackend {
+    client: Client,
+    // Prepared statements by SQL text: saves a round trip per query on the hot resolve path.
+    stmts: HashMap<String, Statement>,
+}
+
+fn err(e: postgres::Error) -> CondError {
+    // The driver's messages carry no password; the DB error's detail is the useful part.
+    match e.as_db_error() {
+        Some(db) => CondError::Backend(format!("{} ({})", db.message(), db.code().code())),
+        None => CondError::Backend(e.to_string()),
+    }
+}
+
+/// Rewrites `?` placeholders as PostgreSQL's `$1, $2, ...`. The library's SQL never has a `?`
+/// inside a string literal, so a plain scan is enough.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Fills in what the URL leaves out from the libpq environment variables (`PGUSER`,
+/// `PGPASSWORD`, `PGHOST`, `PGPORT`, `PGDATABASE`), as libpq-based tools do.
+fn config_from(url: &str) -> Result<Config, String> {
+    let mut cfg: Config = url
+        .parse()
+        .map_err(|e: postgres::Error| format!("bad PostgreSQL URL: {e}"))?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if cfg.get_user().is_none() {
+        if let Some(u) = env("PGUSER").or_else(|| env("USER")) {
+            cfg.user(&u);
+        }
+    }
+    if cfg.get_password().is_none() {
+        if let Some(p) = env("PGPASSWORD") {
+            cfg.password(p);
+        }
+    }
+    if cfg.get_hosts().is_empty() {
+        cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
+    }
+    if cfg.get_ports().is_empty() {
+        if let Some(p) = env("PGPORT").and_then(|p| p.parse().ok()) {
+            cfg.port(p);
+        }
+    }
+    if cfg.get_dbname().is_none() {
+        if let Some(d) = env("PGDATABASE") {
+            cfg.dbname(&d);
+        }
+    }
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(cfg)
+}
+
+impl PgBackend {
+    pub fn connect(url: &str) -> Result<Self, String> {
+        let cfg = config_from(url)?;
+        let client = cfg.connect(NoTls).map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        })?;
+        Ok(PgBackend {
+            client,
+            stmts: HashMap::new(),
+        })
+    }
+}
+
+impl PgBackend {
+    fn statement(&mut self, sql: &str) -> Result<Statement, CondError> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&numbered(sql)).map_err(err)?;
+        self.stmts.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+impl Backend for PgBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, CondError> {
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
+        let stmt = self.statement(sql)?;
+        self.client.execute(&stmt, &refs).map_err(err)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, CondError> {
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
+        let stmt = self.statement(sql)?;
+        let rows = self.client.query(&stmt, &refs).map_err(err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut vals = Vec::with_capacity(row.len());
+            for (i, col) in row.columns().iter().enumerate() {
+                let t = col.type_();
+                let v = if *t == Type::INT8 {
+                    row.try_get::<_, Option<i64>>(i)
+                        .map_err(err)?
+                        .map(Value::Int)
+                } else if *t == Type::INT4 {
+                    row.try_get::<_, Option<i32>>(i)
+                        .map_err(err)?
+                        .map(|v| Value::Int(v.into()))
+                } else if *t == Type::INT2 {
+                    row.try_get::<_, Option<i16>>(i)
+                        .map_err(err)?
+                        .map(|v| Value::Int(v.into()))
+                } else if *t == Type::BOOL {
+                    row.try_get::<_, Option<bool>>(i)
+                        .map_err(err)?
+                        .map(|v| Value::Int(v.into()))
+                } else if *t == Type::BYTEA {
+                    row.try_get::<_, Option<Vec<u8>>>(i)
+                        .map_err(err)?
+                        .map(Value::Blob)
+                } else {
+                    row.try_get::<_, Option<String>>(i)
+                        .map_err(err)?
+                        .map(Value::Text)
+                };
+                vals.push(v.unwrap_or(Value::Null));
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), CondError> {
+        self.client.batch_execute(sql).map_err(err)
+    }
+
+    fn is_connection_lost(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+fn as_sql(v: &Value) -> &(dyn ToSql + Sync) {
+    // NULL is never bound by the library; an untyped None of i64 is the closest stand-in.
+    const NULL: Option<i64> = None;
+    match v {
+        Value::Null => &NULL,
+        Value::Int(i) => i,
+        Value::Text(s) => s,
+        Value::Blob(b) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered() {
+        assert_eq!(
+            super::numbered("SELECT a FROM t WHERE b = ? AND c <= ?"),
+            "SELECT a FROM t WHERE b = $1 AND c <= $2"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The host: configuration, plugins, model source and cache, shared by all instances of a job.
+
+use crate::config::{HostConfig, InstanceConfig};
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::loader::{self, PluginRegistry};
+use crate::logging::{parse_level, LogCallback, Logger};
+use crate::models::{FileSource, ModelCache, ModelSource};
+use crate::runtime::{self, LoadOptions};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RBox, RStr};
+use hepinfer_plugin_api::{HostServices, HostServices_TO, LogLevel};
+use std::ffi::c_void;
+use std::sync::Arc;
+
+/// One job's inference host. Create it once; share it by reference among threads.
+pub struct Host {
+    config: HostConfig,
+    logger: Arc<Logger>,
+    registry: PluginRegistry,
+    source: Arc<dyn ModelSource>,
+    cache: Arc<ModelCache>,
+    ort: Arc<runtime::onnx::OrtEnv>,
+}
+
+struct Services(Arc<Logger>);
+
+impl HostServices for Services {
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        self.0.log(level, message.as_str());
+    }
+}
+
+impl Host {
+    /// Creates a host from its JSON configuration, with an optional log callback.
+    pub fn new(config_json: &str, log: Option<LogCallback>, user_data: *mut c_void) -> Result<Host> {
+        let config = HostConfig::from_json(config_json)?;
+        let logger = Arc::new(Logger::new(parse_level(&config.log_level)?, log, user_data));
+        let ort = runtime::onnx::environment(config.onnxruntime.as_deref())?;
+        logger.log(
+            LogLevel::Info,
+            &format!("ONNX Runtime {} from {}", ort.version, ort.path.display()),
+        );
+        let dirs = loader::search_dirs(&config.plugin_dirs)?;
+        let registry = PluginRegistry::scan(&dirs)?;
+        logger.log(
+            LogLevel::Info,
+            &format!("plugins found: {} (searched {:?})", registry.names().join(", "), dirs),
+        );
+        let source: Arc<dyn ModelSource> = match (&config.conddb, &config.global_tag) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidConfig(
+                    "conditions database support is not built into this host yet".into(),
+                ))
+            }
+            _ => Arc::new(FileSource::new(config.models.clone())),
+        };
+        let opts = LoadOptions {
+            intra_op_threads: config.intra_op_threads,
+            session_mode: config.session_mode,
+            pool_size: config.session_pool_size,
+            cpu_arena: config.cpu_arena,
+        };
+        let cache = Arc::new(ModelCache::new(config.model_cache_bytes, opts));
+        Ok(Host { config, logger, registry, source, cache, ort })
+    }
+
+    /// Creates an instance of plugin `plugin` with its JSON configuration.
+    pub fn instance(&self, plugin: &str, config_json: &str) -> Result<Instance> {
+        let p = self.registry.get(plugin)?;
+        let cfg = InstanceConfig::from_json(config_json)?;
+        let services = HostServices_TO::from_value(Services(self.logger.clone()), TD_Opaque);
+        let services: HostServices_TO<'static, RBox<()>> = services;
+        let inner = (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
+            .into_result()
+            .map_err(|e| Error::from_plugin(plugin, e))?;
+        Instance::new(
+            p.info.clone(),
+            inner,
+            &cfg.model_labels,
+            self.source.clone(),
+            self.cache.clone(),
+            self.logger.clone(),
+        )
+    }
+
+    /// The plugins this host found.
+    pub fn plugins(&self) -> &PluginRegistry {
+        &self.registry
+    }
+
+    /// The process-wide model cache.
+    pub fn model_cache(&self) -> &Arc<ModelCache> {
+        &self.cache
+    }
+
+    /// The configuration the host was created with.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// The ONNX Runtime this host uses.
+    pub fn onnxruntime(&self) -> &runtime::onnx::OrtEnv {
+        &self.ort
+    }
+
+    /// The host's logger.
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+}

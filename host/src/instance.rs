@@ -1,0 +1,257 @@
+//! A configured plugin instance: validation, model lookup per event, the call into the plugin.
+
+use crate::error::{Error, Result};
+use crate::logging::Logger;
+use crate::models::{LoadedModel, ModelCache, ModelSource, Resolution};
+use crate::stats::Stats;
+use crate::validate;
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
+use arc_swap::ArcSwap;
+use hepinfer_plugin_api::{
+    CallContext, CallContext_TO, EventKey, LogLevel, PluginError, PluginInfo, PluginInstanceBox,
+    Tensor, TensorView,
+};
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How many intervals of validity a model slot remembers: events of neighbouring runs processed
+/// out of order by different threads then do not make it flip back and forth through the resolver.
+const RECENT_IOVS: usize = 4;
+
+struct Current {
+    res: Resolution,
+    model: Arc<LoadedModel>,
+}
+
+/// One model an instance runs, with its recently used (validity range, model) pairs.
+struct ModelSlot {
+    name: String,
+    record: String,
+    label: String,
+    recent: ArcSwap<Vec<Arc<Current>>>,
+    resolving: Mutex<()>,
+}
+
+/// Provenance of one model used by a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// Model name as the plugin calls it.
+    pub model: String,
+    /// Conditions record.
+    pub record: String,
+    /// Label.
+    pub label: String,
+    /// SHA-256 of the payload.
+    pub hash: String,
+}
+
+/// The outputs of one call and the models that produced them.
+#[derive(Debug, Default)]
+pub struct CallOutputs {
+    /// Named output tensors.
+    pub tensors: Vec<Tensor>,
+    /// Every model used by the call (in first-use order).
+    pub provenance: Vec<Provenance>,
+}
+
+/// A plugin instance as the host holds it. `process` may be called from many threads at once.
+pub struct Instance {
+    plugin: String,
+    info: PluginInfo,
+    inner: PluginInstanceBox,
+    slots: Vec<ModelSlot>,
+    source: Arc<dyn ModelSource>,
+    cache: Arc<ModelCache>,
+    logger: Arc<Logger>,
+    stats: Stats,
+}
+
+impl Instance {
+    pub(crate) fn new(
+        info: PluginInfo,
+        inner: PluginInstanceBox,
+        labels: &std::collections::BTreeMap<String, String>,
+        source: Arc<dyn ModelSource>,
+        cache: Arc<ModelCache>,
+        logger: Arc<Logger>,
+    ) -> Result<Self> {
+        for name in labels.keys() {
+            if !info.models.iter().any(|m| m.name.as_str() == name) {
+                let known: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
+                return Err(Error::InvalidConfig(format!(
+                    "model_labels: plugin '{}' has no model '{name}' (its models: {known:?})",
+                    info.name
+                )));
+            }
+        }
+        let slots = info
+            .models
+            .iter()
+            .map(|m| ModelSlot {
+                name: m.name.to_string(),
+                record: m.record.to_string(),
+                label: labels.get(m.name.as_str()).cloned().unwrap_or_else(|| m.label.to_string()),
+                recent: ArcSwap::from_pointee(Vec::new()),
+                resolving: Mutex::new(()),
+            })
+            .collect();
+        Ok(Instance {
+            plugin: info.name.to_string(),
+            info,
+            inner,
+            slots,
+            source,
+            cache,
+            logger,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The plugin's declarations.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Call statistics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The plugin name.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Resolves and loads every model for `event` now, so that configuration errors (no mapping,
+    /// corrupt payload, signature mismatch) surface at set-up rather than at the first event.
+    pub fn prefetch(&self, event: EventKey) -> Result<()> {
+        for i in 0..self.slots.len() {
+            self.model_for(i, event)?;
+        }
+        Ok(())
+    }
+
+    fn model_for(&self, index: usize, event: EventKey) -> Result<Arc<LoadedModel>> {
+        let slot = &self.slots[index];
+        if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
+            return Ok(c.model.clone());
+        }
+        // Slow path, once per slot per new interval of validity: threads crossing the boundary
+        // together wait here for one resolution; threads still in a known interval never get here.
+        let _g = slot.resolving.lock();
+        if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
+            return Ok(c.model.clone());
+        }
+        let res = self.source.resolve(&slot.record, &slot.label, event)?;
+        let model = self.cache.get(&res, self.source.as_ref())?;
+        self.logger.log(
+            LogLevel::Info,
+            &format!(
+                "{}: model '{}' ({}/{}) for keys [{}, {}) is payload {} from {}",
+                self.plugin,
+                slot.name,
+                slot.record,
+                slot.label,
+                res.since,
+                if res.till == u64::MAX { "∞".to_string() } else { res.till.to_string() },
+                &res.hash[..12.min(res.hash.len())],
+                res.origin
+            ),
+        );
+        let cur = Arc::new(Current { res, model: model.clone() });
+        let mut recent: Vec<Arc<Current>> = vec![cur];
+        recent.extend(slot.recent.load().iter().take(RECENT_IOVS - 1).cloned());
+        slot.recent.store(Arc::new(recent));
+        Ok(model)
+    }
+
+    /// Processes one call: checks `inputs` against the plugin's declarations, runs the plugin,
+    /// checks what it returned.
+    pub fn process(&self, event: EventKey, inputs: &[TensorView<'_>]) -> Result<CallOutputs> {
+        let start = Instant::now();
+        let result = self.process_inner(event, inputs);
+        self.stats.record(start.elapsed(), result.is_err());
+        result
+    }
+
+    fn process_inner(&self, event: EventKey, inputs: &[TensorView<'_>]) -> Result<CallOutputs> {
+        validate::check(&self.plugin, &self.info.inputs, inputs)?;
+        let ctx = Ctx { inst: self, event, pinned: RefCell::new(Vec::new()) };
+        let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
+        let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
+        let tensors = match out {
+            RResult::ROk(t) => t.into_vec(),
+            RResult::RErr(e) => return Err(Error::from_plugin(&self.plugin, e)),
+        };
+        for t in &tensors {
+            check_output(&self.plugin, t)?;
+        }
+        let provenance = ctx
+            .pinned
+            .into_inner()
+            .into_iter()
+            .map(|(i, m)| {
+                let s = &self.slots[i];
+                Provenance { model: s.name.clone(), record: s.record.clone(), label: s.label.clone(), hash: m.hash.clone() }
+            })
+            .collect();
+        Ok(CallOutputs { tensors, provenance })
+    }
+}
+
+fn check_output(plugin: &str, t: &Tensor) -> Result<()> {
+    let n: i64 = t.shape.iter().product();
+    if t.shape.iter().any(|&d| d < 0) || n as usize != t.data.len() {
+        return Err(Error::Internal(format!(
+            "plugin '{plugin}' produced output '{}' with shape {:?} but {} elements",
+            t.name,
+            t.shape.as_slice(),
+            t.data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The per-call context handed to the plugin.
+struct Ctx<'a> {
+    inst: &'a Instance,
+    event: EventKey,
+    // Models used by this call, pinned at first use so that a call never mixes two models.
+    pinned: RefCell<Vec<(usize, Arc<LoadedModel>)>>,
+}
+
+impl CallContext for Ctx<'_> {
+    fn event(&self) -> EventKey {
+        self.event
+    }
+
+    fn run_model(&self, model: RStr<'_>, inputs: RSlice<'_, TensorView<'_>>) -> RResult<RVec<Tensor>, PluginError> {
+        let inst = self.inst;
+        let run = || -> Result<Vec<Tensor>> {
+            let index = inst.slots.iter().position(|s| s.name == model.as_str()).ok_or_else(|| {
+                Error::Model(format!("plugin '{}' asked for undeclared model '{model}'", inst.plugin))
+            })?;
+            let pinned = self.pinned.borrow().iter().find(|(i, _)| *i == index).map(|(_, m)| m.clone());
+            let m = match pinned {
+                Some(m) => m,
+                None => {
+                    let m = inst.model_for(index, self.event)?;
+                    self.pinned.borrow_mut().push((index, m.clone()));
+                    m
+                }
+            };
+            m.model.run(inputs.as_slice())
+        };
+        match run() {
+            Ok(t) => RResult::ROk(t.into()),
+            Err(e) => RResult::RErr(e.to_plugin_error()),
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        self.inst.logger.log(level, &format!("{}: {message}", self.inst.plugin));
+    }
+}

@@ -1,0 +1,277 @@
+//! Which model serves an event, and the process-wide cache of loaded models.
+//!
+//! A [`ModelSource`] answers "which payload is valid for (record, label) at this event, and for
+//! which range of events" and hands out payload bytes by hash. The [`ModelCache`] turns a hash
+//! into a loaded model exactly once per process, whatever the number of threads asking.
+
+use crate::error::{Error, Result};
+use crate::runtime::{self, LoadOptions, Model};
+use hepinfer_plugin_api::EventKey;
+use parking_lot::{Condvar, Mutex};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Which payload is valid for an event, and for which range of keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// SHA-256 of the payload (lower-case hex).
+    pub hash: String,
+    /// Payload object type (`onnx`, `torchscript`).
+    pub object_type: String,
+    /// First key of validity.
+    pub since: u64,
+    /// First key after validity (exclusive); `u64::MAX` when open-ended.
+    pub till: u64,
+    /// Whether keys are `run << 32 | lumi` (lumi-based tag) rather than the run number.
+    pub lumi_based: bool,
+    /// Where the answer came from (tag name, file path), for messages and provenance.
+    pub origin: String,
+}
+
+impl Resolution {
+    /// The key of `event` in this resolution's time type.
+    #[inline]
+    pub fn key_of(&self, event: EventKey) -> u64 {
+        if self.lumi_based {
+            (u64::from(event.run) << 32) | u64::from(event.lumi)
+        } else {
+            u64::from(event.run)
+        }
+    }
+
+    /// Whether `event` lies in `[since, till)`. The only cost on the hot path.
+    #[inline]
+    pub fn contains(&self, event: EventKey) -> bool {
+        let k = self.key_of(event);
+        self.since <= k && k < self.till
+    }
+}
+
+/// A source of models: the conditions database, or plain files.
+pub trait ModelSource: Send + Sync {
+    /// Which payload serves (record, label) at `event`.
+    fn resolve(&self, record: &str, label: &str, event: EventKey) -> Result<Resolution>;
+    /// The bytes of payload `hash` (object type, data), verified against the hash.
+    fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)>;
+}
+
+/// SHA-256 of `data` as lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Models given as files in the host configuration (`"models": {"Record/label": "path"}`),
+/// valid for every event. The hash is computed from the file when first asked and checked again
+/// whenever the bytes are read.
+pub struct FileSource {
+    files: HashMap<String, PathBuf>,
+    resolved: Mutex<HashMap<String, (String, String, PathBuf)>>, // key -> (hash, type, path)
+}
+
+impl FileSource {
+    /// A source over `"record/label" -> path`.
+    pub fn new(files: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
+        FileSource { files: files.into_iter().collect(), resolved: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether the source knows (record, label).
+    pub fn has(&self, record: &str, label: &str) -> bool {
+        self.files.contains_key(&key(record, label))
+    }
+}
+
+fn key(record: &str, label: &str) -> String {
+    if label.is_empty() {
+        record.to_string()
+    } else {
+        format!("{record}/{label}")
+    }
+}
+
+fn object_type_of(path: &std::path::Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("pt") | Some("torchscript") => "torchscript",
+        _ => "onnx",
+    }
+}
+
+impl ModelSource for FileSource {
+    fn resolve(&self, record: &str, label: &str, _event: EventKey) -> Result<Resolution> {
+        let k = key(record, label);
+        let mut cache = self.resolved.lock();
+        if let Some((hash, ty, path)) = cache.get(&k) {
+            return Ok(Resolution {
+                hash: hash.clone(),
+                object_type: ty.clone(),
+                since: 0,
+                till: u64::MAX,
+                lumi_based: false,
+                origin: path.display().to_string(),
+            });
+        }
+        let path = self.files.get(&k).ok_or_else(|| {
+            Error::Model(format!("no model configured for record '{record}' label '{label}' (host config 'models' key \"{k}\")"))
+        })?;
+        let data = std::fs::read(path)
+            .map_err(|e| Error::Model(format!("cannot read model file '{}': {e}", path.display())))?;
+        let hash = sha256_hex(&data);
+        let ty = object_type_of(path).to_string();
+        cache.insert(k, (hash.clone(), ty.clone(), path.clone()));
+        Ok(Resolution { hash, object_type: ty, since: 0, till: u64::MAX, lumi_based: false, origin: path.display().to_string() })
+    }
+
+    fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)> {
+        let found = self.resolved.lock().values().find(|(h, _, _)| h == hash).cloned();
+        let (_, ty, path) = found.ok_or_else(|| Error::Model(format!("unknown payload {hash}")))?;
+        let data = std::fs::read(&path)
+            .map_err(|e| Error::Model(format!("cannot read model file '{}': {e}", path.display())))?;
+        let got = sha256_hex(&data);
+        if got != hash {
+            return Err(Error::Model(format!(
+                "model file '{}' changed while the job ran: expected SHA-256 {hash}, now {got}",
+                path.display()
+            )));
+        }
+        Ok((ty, data))
+    }
+}
+
+/// A model loaded in the process, with what identifies it.
+pub struct LoadedModel {
+    /// SHA-256 of the payload it was loaded from (provenance).
+    pub hash: String,
+    /// Payload object type.
+    pub object_type: String,
+    /// Payload size in bytes (what the cache budget counts).
+    pub size: u64,
+    /// The runnable model.
+    pub model: Arc<dyn Model>,
+}
+
+enum Slot {
+    Loading,
+    Ready { model: Arc<LoadedModel>, last_used: u64 },
+}
+
+/// Loaded models by payload hash: one per hash per process, single-flight loading, LRU eviction
+/// of models nobody holds when over the memory budget.
+pub struct ModelCache {
+    slots: Mutex<HashMap<String, Slot>>,
+    loaded: Condvar,
+    budget: u64,
+    opts: LoadOptions,
+    clock: AtomicU64,
+    loads: AtomicU64,
+}
+
+impl ModelCache {
+    /// An empty cache with a budget in bytes.
+    pub fn new(budget: u64, opts: LoadOptions) -> Self {
+        ModelCache {
+            slots: Mutex::new(HashMap::new()),
+            loaded: Condvar::new(),
+            budget,
+            opts,
+            clock: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+        }
+    }
+
+    /// Number of model loads performed so far (for tests and stats).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    /// Hashes of the models currently loaded.
+    pub fn loaded_hashes(&self) -> Vec<String> {
+        let slots = self.slots.lock();
+        let mut v: Vec<String> = slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Ready { .. }))
+            .map(|(h, _)| h.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The model for `r`, loading it from `source` if no thread has yet. Threads asking for a
+    /// model being loaded wait for that load; threads using other models are not blocked (the
+    /// load runs outside the lock).
+    pub fn get(&self, r: &Resolution, source: &dyn ModelSource) -> Result<Arc<LoadedModel>> {
+        let mut slots = self.slots.lock();
+        loop {
+            match slots.get_mut(&r.hash) {
+                Some(Slot::Ready { model, last_used }) => {
+                    *last_used = self.clock.fetch_add(1, Ordering::Relaxed);
+                    return Ok(model.clone());
+                }
+                Some(Slot::Loading) => self.loaded.wait(&mut slots),
+                None => break,
+            }
+        }
+        slots.insert(r.hash.clone(), Slot::Loading);
+        drop(slots);
+
+        let result = (|| {
+            let (object_type, data) = source.fetch(&r.hash)?;
+            let got = sha256_hex(&data);
+            if got != r.hash {
+                return Err(Error::Model(format!(
+                    "payload integrity check failed: expected SHA-256 {}, got {got}; refusing to load it",
+                    r.hash
+                )));
+            }
+            let model = runtime::load(&object_type, &data, &self.opts)?;
+            self.loads.fetch_add(1, Ordering::Relaxed);
+            Ok(Arc::new(LoadedModel { hash: r.hash.clone(), object_type, size: data.len() as u64, model }))
+        })();
+
+        let mut slots = self.slots.lock();
+        match &result {
+            Ok(m) => {
+                let t = self.clock.fetch_add(1, Ordering::Relaxed);
+                slots.insert(r.hash.clone(), Slot::Ready { model: m.clone(), last_used: t });
+                self.evict(&mut slots);
+            }
+            Err(_) => {
+                slots.remove(&r.hash);
+            }
+        }
+        self.loaded.notify_all();
+        result
+    }
+
+    /// Drops least-recently-used models that only the cache holds until under budget.
+    fn evict(&self, slots: &mut HashMap<String, Slot>) {
+        loop {
+            let total: u64 = slots
+                .values()
+                .map(|s| match s {
+                    Slot::Ready { model, .. } => model.size,
+                    Slot::Loading => 0,
+                })
+                .sum();
+            if total <= self.budget {
+                return;
+            }
+            let victim = slots
+                .iter()
+                .filter_map(|(h, s)| match s {
+                    Slot::Ready { model, last_used } if Arc::strong_count(model) == 1 => {
+                        Some((*last_used, h.clone()))
+                    }
+                    _ => None,
+                })
+                .min();
+            match victim {
+                Some((_, h)) => {
+                    slots.remove(&h);
+                }
+                None => return, // everything over budget is in use
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! ONNX Runtime backend: one process-wide environment, one session per model shared by all threads.
+//!
+//! # Why concurrent `Run` on one session is sound here
+//! ONNX Runtime documents `OrtApi::Run` as thread-safe on one session, and CMSSW
+//! (`PhysicsTools/ONNXRuntime`) and Athena share one session across all their threads. `ort`
+//! 2.0.0-rc.15 nevertheless takes `&mut self` in `Session::run`, out of caution about execution
+//! providers whose allocators or statistics are not thread-safe (its comment on `run_inner`). We
+//! use only the CPU execution provider, sequential execution mode, inputs as read-only views of
+//! caller memory and outputs allocated by ONNX Runtime per call — the configuration whose
+//! concurrent use we verified bit-for-bit against a serial reference (6.2 million calls, see
+//! `shared/FINDINGS.md`; `tests/concurrency.rs` re-checks it on every test run). So in
+//! [`SessionMode::Shared`] we call `Run` through `ort::api()` with the session's raw pointer from
+//! `&self`: no lock around inference, one copy of the weights. [`SessionMode::Pool`] keeps a small
+//! pool of sessions sharing one prepacked-weights container, each used by one thread at a time —
+//! the switch to flip should a model or a future ONNX Runtime prove that trust wrong.
+
+use super::{check_inputs, LoadOptions, Model, ModelPort};
+use crate::config::SessionMode;
+use crate::error::{Error, Result};
+use hepinfer_plugin_api::{DType, Tensor, TensorBuf, TensorData, TensorView};
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
+use ort::AsPointer;
+use parking_lot::Mutex;
+use std::ffi::{c_char, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The ONNX Runtime version this build of hepinfer is made for (`ort` 2.0.0-rc.15 binds API 31).
+pub const REQUIRED_VERSION_PREFIX: &str = "1.31.";
+/// File name of the library in the `onnxruntime` wheel.
+pub const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+
+/// The process-wide ONNX Runtime environment.
+pub struct OrtEnv {
+    env: ort::environment::Environment,
+    /// Absolute path the library was loaded from.
+    pub path: PathBuf,
+    /// Version reported by the library.
+    pub version: String,
+}
+
+// `ort` allows one environment per process; every host in the process shares it.
+static ENV: Mutex<Option<Arc<OrtEnv>>> = Mutex::new(None);
+
+const HOW_TO_FIX: &str = "run `scripts/fetch-onnxruntime.sh` (it unpacks libonnxruntime.so.1.31.1 from the \
+     onnxruntime==1.31.1 wheel into .deps/onnxruntime/lib), or point the host config key \
+     'onnxruntime' or the environment variable ORT_DYLIB_PATH at that file";
+
+/// Where to look for the library when neither the config nor `ORT_DYLIB_PATH` names it: beside
+/// an installed `libhepinfer.so` (`<libdir>/hepinfer/onnxruntime/`), then the build tree's copy.
+fn default_candidates() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(dir) = crate::paths::library_dir() {
+        v.push(dir.join("hepinfer").join("onnxruntime").join(LIBRARY_FILE));
+    }
+    v.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(".deps/onnxruntime/lib")
+            .join(LIBRARY_FILE),
+    );
+    v
+}
+
+fn locate(configured: Option<&Path>) -> Result<PathBuf> {
+    let (path, origin) = if let Some(p) = configured {
+        (p.to_path_buf(), "host config 'onnxruntime'")
+    } else if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        (PathBuf::from(p), "ORT_DYLIB_PATH")
+    } else {
+        let candidates = default_candidates();
+        match candidates.iter().find(|p| p.is_file()) {
+            Some(p) => (p.clone(), "default location"),
+            None => {
+                let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+                return Err(Error::Runtime(format!(
+                    "ONNX Runtime library not found (looked in {}); {HOW_TO_FIX}",
+                    list.join(", ")
+                )));
+            }
+        }
+    };
+    path.canonicalize().map_err(|e| {
+        Error::Runtime(format!(
+            "ONNX Runtime library '{}' (from {origin}): {e}; {HOW_TO_FIX}",
+            path.display()
+        ))
+    })
+}
+
+/// Reads the version of the library at `path` without handing it to `ort`, so that a wrong
+/// library never becomes the process's one ONNX Runtime.
+fn probe_version(path: &Path) -> Result<String> {
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: loading a shared library runs its initialisers; that is what loading ONNX Runtime
+    // means. The handle is dropped (dlclose) before `ort` opens the same file.
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        Error::Runtime(format!("cannot load ONNX Runtime from '{}': {e}; {HOW_TO_FIX}", path.display()))
+    })?;
+    let get: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| {
+        Error::Runtime(format!(
+            "'{}' is not ONNX Runtime (no OrtGetApiBase symbol); {HOW_TO_FIX}",
+            path.display()
+        ))
+    })?;
+    // SAFETY: OrtGetApiBase has this signature in every ONNX Runtime release and returns a
+    // pointer to a static struct; GetVersionString returns a static NUL-terminated string.
+    let version = unsafe {
+        let base = get();
+        if base.is_null() {
+            return Err(Error::Runtime(format!("'{}': OrtGetApiBase returned NULL", path.display())));
+        }
+        CStr::from_ptr(((*base).GetVersionString)()).to_string_lossy().into_owned()
+    };
+    if !version.starts_with(REQUIRED_VERSION_PREFIX) {
+        return Err(Error::Runtime(format!(
+            "ONNX Runtime at '{}' is version {version}, hepinfer needs {REQUIRED_VERSION_PREFIX}x; {HOW_TO_FIX}",
+            path.display()
+        )));
+    }
+    Ok(version)
+}
+
+/// Returns the process's ONNX Runtime environment, creating it on first use from `configured`
+/// (or the default search). Later calls naming a different library are refused: a process can
+/// hold only one.
+pub fn environment(configured: Option<&Path>) -> Result<Arc<OrtEnv>> {
+    let mut guard = ENV.lock();
+    if let Some(env) = guard.as_ref() {
+        if let Some(p) = configured {
+            let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+            if p != env.path {
+                return Err(Error::Runtime(format!(
+                    "ONNX Runtime is already loaded in this process from '{}'; cannot also load '{}'",
+                    env.path.display(),
+                    p.display()
+                )));
+            }
+        }
+        return Ok(env.clone());
+    }
+    let path = locate(configured)?;
+    let version = probe_version(&path)?;
+    // The PyPI build enables telemetry when the environment is created; only this variable,
+    // set before that, stops it (shared/FINDINGS.md). Grid jobs must not phone home. It is set
+    // under the ENV lock, once, before ONNX Runtime reads it.
+    std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    let builder = ort::init_from(&path)
+        .map_err(|e| Error::Runtime(format!("cannot load ONNX Runtime: {e}; {HOW_TO_FIX}")))?;
+    let env = builder
+        .with_name("hepinfer")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| Error::Runtime(format!("cannot create the ONNX Runtime environment: {e}")))?;
+    let env = Arc::new(OrtEnv { env, path, version });
+    *guard = Some(env.clone());
+    Ok(env)
+}
+
+/// The environment if one was created already.
+pub fn current_environment() -> Option<Arc<OrtEnv>> {
+    ENV.lock().clone()
+}
+
+fn dtype_of(t: TensorElementType) -> Option<DType> {
+    Some(match t {
+        TensorElementType::Float32 => DType::F32,
+        TensorElementType::Float64 => DType::F64,
+        TensorElementType::Int32 => DType::I32,
+        TensorElementType::Int64 => DType::I64,
+        TensorElementType::Uint8 => DType::U8,
+        _ => return None,
+    })
+}
+
+fn port(name: &str, ty: &ValueType) -> Result<ModelPort> {
+    match ty {
+        ValueType::Tensor { ty, shape, .. } => Ok(ModelPort {
+            name: name.to_string(),
+            dtype: dtype_of(*ty).ok_or_else(|| {
+                Error::Model(format!("model port '{name}' has unsupported element type {ty:?}"))
+            })?,
+            shape: shape.iter().copied().collect(),
+        }),
+        other => Err(Error::Model(format!("model port '{name}' is not a tensor ({other:?})"))),
+    }
+}
+
+/// A loaded ONNX model.
+pub struct OnnxModel {
+    sessions: Vec<Mutex<Session>>,
+    mode: SessionMode,
+    next: AtomicUsize,
+    inputs: Vec<ModelPort>,
+    outputs: Vec<ModelPort>,
+    input_names: Vec<CString>,
+    output_names: Vec<CString>,
+    // Kept alive for the sessions that share it.
+    _prepacked: Option<ort::session::builder::PrepackedWeights>,
+    _env: Arc<OrtEnv>,
+}
+
+impl OnnxModel {
+    /// Loads a model from its bytes (the environment must exist: see [`environment`]).
+    pub fn load(bytes: &[u8], opts: &LoadOptions) -> Result<Self> {
+        let env = current_environment().ok_or_else(|| {
+            Error::Runtime("ONNX Runtime environment not initialised".into())
+        })?;
+        let n = match opts.session_mode {
+            SessionMode::Shared => 1,
+            SessionMode::Pool => opts.pool_size.max(1),
+        };
+        let prepacked =
+            (opts.session_mode == SessionMode::Pool).then(ort::session::builder::PrepackedWeights::new);
+        let mut sessions = Vec::with_capacity(n);
+        for _ in 0..n {
+            let e = |e: ort::Error| Error::Model(format!("ONNX Runtime cannot load the model: {e}"));
+            let mut b = Session::builder(&env.env)
+                .map_err(e)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(|x| e(x.into()))?
+                .with_intra_threads(opts.intra_op_threads)
+                .map_err(|x| e(x.into()))?
+                .with_inter_threads(1)
+                .map_err(|x| e(x.into()))?
+                .with_parallel_execution(false)
+                .map_err(|x| e(x.into()))?
+                .with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(opts.cpu_arena)
+                    .build()])
+                .map_err(|x| e(x.into()))?;
+            if let Some(p) = &prepacked {
+                b = b.with_prepacked_weights(p).map_err(|x| e(x.into()))?;
+            }
+            sessions.push(Mutex::new(b.commit_from_memory(bytes).map_err(e)?));
+        }
+        let first = sessions[0].lock();
+        let inputs = first
+            .inputs()
+            .iter()
+            .map(|o| port(o.name(), o.dtype()))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = first
+            .outputs()
+            .iter()
+            .map(|o| port(o.name(), o.dtype()))
+            .collect::<Result<Vec<_>>>()?;
+        drop(first);
+        let cstr = |p: &ModelPort| {
+            CString::new(p.name.as_str())
+                .map_err(|_| Error::Model(format!("model port name {:?} contains NUL", p.name)))
+        };
+        Ok(OnnxModel {
+            input_names: inputs.iter().map(cstr).collect::<Result<_>>()?,
+            output_names: outputs.iter().map(cstr).collect::<Result<_>>()?,
+            inputs,
+            outputs,
+            sessions,
+            mode: opts.session_mode,
+            next: AtomicUsize::new(0),
+            _prepacked: prepacked,
+            _env: env,
+        })
+    }
+
+    /// Calls `OrtApi::Run` on `session` with inputs ordered as the model's inputs.
+    fn run_on(&self, session: &Session, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
+        // Zero-copy views of the caller's memory, in the model's input order.
+        let mut values = Vec::with_capacity(self.inputs.len());
+        for p in &self.inputs {
+            let t = inputs
+                .iter()
+                .find(|t| t.name.as_str() == p.name)
+                .ok_or_else(|| Error::Model(format!("missing model input '{}'", p.name)))?;
+            values.push(view_value(t)?);
+        }
+        let value_ptrs: Vec<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
+        let in_names: Vec<*const c_char> = self.input_names.iter().map(|c| c.as_ptr()).collect();
+        let out_names: Vec<*const c_char> = self.output_names.iter().map(|c| c.as_ptr()).collect();
+        let mut outs: Vec<*mut ort::sys::OrtValue> = vec![ptr::null_mut(); self.outputs.len()];
+        // SAFETY: all pointers are valid for the duration of the call; `values` borrow the
+        // caller's buffers, which outlive it; ONNX Runtime allocates every output (null slots)
+        // and we take ownership of each below. See the module docs for why a shared session is
+        // used from `&self`.
+        let status = unsafe {
+            (ort::api().Run)(
+                session.ptr().cast_mut(),
+                ptr::null(),
+                in_names.as_ptr(),
+                value_ptrs.as_ptr(),
+                value_ptrs.len(),
+                out_names.as_ptr(),
+                out_names.len(),
+                outs.as_mut_ptr(),
+            )
+        };
+        // Take ownership of whatever was produced before looking at the status, so that no
+        // output leaks on an error path.
+        let owned: Vec<Option<DynValue>> = outs
+            .iter()
+            .map(|&p| {
+                NonNull::new(p).map(|p| unsafe { DynValue::from_ptr(p, Some(session.allocator())) })
+            })
+            .collect();
+        unsafe { ort::Error::result_from_status(status) }
+            .map_err(|e| Error::Model(format!("ONNX Runtime Run failed: {e}")))?;
+        owned
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(v, p)| {
+                let v = v.ok_or_else(|| Error::Model(format!("output '{}' not produced", p.name)))?;
+                extract(&p.name, &v)
+            })
+            .collect()
+    }
+}
+
+fn view_value<'a>(t: &TensorView<'a>) -> Result<ort::value::ValueRef<'a>> {
+    let shape: Vec<i64> = t.shape.to_vec();
+    let e = |e: ort::Error| Error::Model(format!("model input '{}': {e}", t.name));
+    // TensorRef borrows the caller's memory; `into_dyn` keeps the borrow semantics (the value
+    // does not own the buffer), and we drop it before returning from `run_on`.
+    let v = match t.data {
+        TensorData::F32(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+        TensorData::F64(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+        TensorData::I32(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+        TensorData::I64(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+        TensorData::U8(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+    };
+    Ok(v)
+}
+
+fn extract(name: &str, v: &DynValue) -> Result<Tensor> {
+    let e = |e: ort::Error| Error::Model(format!("model output '{name}': {e}"));
+    let ty = v.dtype().tensor_type().ok_or_else(|| Error::Model(format!("model output '{name}' is not a tensor")))?;
+    macro_rules! take {
+        ($t:ty, $variant:ident) => {{
+            let (shape, data) = v.try_extract_tensor::<$t>().map_err(e)?;
+            Tensor::new(name, shape.iter().copied().collect(), TensorBuf::$variant(data.to_vec().into()))
+        }};
+    }
+    Ok(match ty {
+        TensorElementType::Float32 => take!(f32, F32),
+        TensorElementType::Float64 => take!(f64, F64),
+        TensorElementType::Int32 => take!(i32, I32),
+        TensorElementType::Int64 => take!(i64, I64),
+        TensorElementType::Uint8 => take!(u8, U8),
+        other => return Err(Error::Model(format!("model output '{name}' has unsupported type {other:?}"))),
+    })
+}
+
+impl Model for OnnxModel {
+    fn run(&self, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
+        check_inputs(&self.inputs, inputs)?;
+        match self.mode {
+            SessionMode::Shared => {
+                // SAFETY of sharing: see the module documentation. `data_ptr` reads the session
+                // without taking its lock: the lock exists only for pool mode.
+                let session = unsafe { &*self.sessions[0].data_ptr() };
+                self.run_on(session, inputs)
+            }
+            SessionMode::Pool => {
+                let n = self.sessions.len();
+                let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+                for i in 0..n {
+                    if let Some(s) = self.sessions[(start + i) % n].try_lock() {
+                        return self.run_on(&s, inputs);
+                    }
+                }
+                let s = self.sessions[start].lock();
+                self.run_on(&s, inputs)
+            }
+        }
+    }
+
+    fn inputs(&self) -> &[ModelPort] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[ModelPort] {
+        &self.outputs
+    }
+
+    fn backend(&self) -> &'static str {
+        "onnxruntime"
+    }
+}

@@ -1,0 +1,46 @@
+//! The ABI-stable contract between the hepinfer host and its plugins.
+//!
+//! A plugin is a Rust `cdylib` that implements [`Plugin`] and calls [`export_plugin!`]. The host
+//! loads it with abi_stable, which checks the version of this crate and the layout of every type
+//! crossing the boundary before any plugin code runs. Plugins never link ONNX Runtime or libtorch:
+//! they run their models through [`Call::run_model`], a call back into the host.
+//!
+//! Panics never cross the boundary: the shims generated here catch them inside the plugin and
+//! turn them into an error result (abi_stable's own shims would abort the whole process).
+
+#![allow(non_local_definitions)] // emitted by abi_stable's `sabi_trait` macro
+
+mod plugin;
+mod tensor;
+
+pub use plugin::{
+    Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO, LogLevel, ModelSpec,
+    Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox, PluginInstance_TO, PluginMod,
+    PluginModRef, PluginLogger, __create, __info, PLUGIN_ABI_VERSION,
+};
+pub use tensor::{DType, Dim, EventKey, Tensor, TensorBuf, TensorData, TensorSpec, TensorView};
+
+/// Re-exported so that [`export_plugin!`] works without the plugin naming abi_stable itself.
+pub use abi_stable;
+
+/// Exports `$plugin` (a type implementing [`Plugin`]) as the root module of this `cdylib`.
+///
+/// ```ignore
+/// hepinfer_plugin_api::export_plugin!(MyPlugin);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        /// The abi_stable root module of this plugin.
+        #[$crate::abi_stable::export_root_module]
+        pub fn hepinfer_plugin_root_module() -> $crate::PluginModRef {
+            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
+            $crate::PluginMod {
+                abi_version: $crate::PLUGIN_ABI_VERSION,
+                info: $crate::__info::<$plugin>,
+                create: $crate::__create::<$plugin>,
+            }
+            .leak_into_prefix()
+        }
+    };
+}
