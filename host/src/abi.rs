@@ -35,7 +35,7 @@ pub const HEPINFER_ABI_VERSION: u32 = 1;
 pub const HEPINFER_MAX_RANK: usize = 16;
 
 /// Largest size of one input in bytes (refused above: a corrupt shape, not a real event).
-pub const HEPINFER_MAX_INPUT_BYTES: u64 = 1 << 34;
+pub const HEPINFER_MAX_INPUT_BYTES: u64 = 17_179_869_184; // 16 GiB
 
 /// Element types (`hepinfer_tensor.dtype`).
 #[repr(C)]
@@ -416,11 +416,20 @@ pub unsafe extern "C" fn hepinfer_process(
         let raw: &[hepinfer_tensor] = if n_inputs == 0 {
             &[]
         } else if inputs.is_null() {
+            instance.inner.stats().record(std::time::Duration::ZERO, true);
             return Err(null_arg("inputs"));
         } else {
             std::slice::from_raw_parts(inputs, n_inputs)
         };
-        let views = raw.iter().enumerate().map(|(i, t)| input_view(t, i)).collect::<Result<Vec<_>, _>>()?;
+        let start = std::time::Instant::now();
+        let views = match raw.iter().enumerate().map(|(i, t)| input_view(t, i)).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v,
+            Err(e) => {
+                // A call refused before reaching the plugin is still a failed call of this instance.
+                instance.inner.stats().record(start.elapsed(), true);
+                return Err(e);
+            }
+        };
         let key = EventKey { run: key.run, lumi: key.lumi, event: key.event };
         let out = instance.inner.process(key, &views)?;
         let cstr = |s: &str| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default();

@@ -113,7 +113,13 @@ pub struct CaloConfig {
 
 impl Default for CaloConfig {
     fn default() -> Self {
-        Self { e_min_gev: 1.0, e_max_gev: 100.0, kinds: ParticleKind::ALL.to_vec(), noise_gev: 0.005, eta_max: 1.4 }
+        Self {
+            e_min_gev: 1.0,
+            e_max_gev: 100.0,
+            kinds: ParticleKind::ALL.to_vec(),
+            noise_gev: 0.005,
+            eta_max: 1.4,
+        }
     }
 }
 
@@ -121,14 +127,23 @@ impl CaloConfig {
     /// Checks every parameter; generation relies on these bounds.
     pub fn validate(&self) -> Result<(), CaloError> {
         let bad = |m: String| Err(CaloError::InvalidConfig(m));
-        if !(self.e_min_gev >= 0.01 && self.e_max_gev >= self.e_min_gev && self.e_max_gev <= 10_000.0) {
-            return bad(format!("need 0.01 <= e_min <= e_max <= 10000 GeV, got {} and {}", self.e_min_gev, self.e_max_gev));
+        if !(self.e_min_gev >= 0.01
+            && self.e_max_gev >= self.e_min_gev
+            && self.e_max_gev <= 10_000.0)
+        {
+            return bad(format!(
+                "need 0.01 <= e_min <= e_max <= 10000 GeV, got {} and {}",
+                self.e_min_gev, self.e_max_gev
+            ));
         }
         if self.kinds.is_empty() {
             return bad("no particle kinds".into());
         }
         if !(0.0..=1.0).contains(&self.noise_gev) {
-            return bad(format!("noise must be in [0, 1] GeV, got {}", self.noise_gev));
+            return bad(format!(
+                "noise must be in [0, 1] GeV, got {}",
+                self.noise_gev
+            ));
         }
         if !(0.0..=5.0).contains(&self.eta_max) {
             return bad(format!("eta_max must be in [0, 5], got {}", self.eta_max));
@@ -254,14 +269,28 @@ struct Lateral {
 }
 
 /// Adds `energy` to `cells` (layer `l`) as `n` equal spots drawn from the lateral profile.
-fn deposit(cells: &mut [f32], l: usize, energy: f64, n: usize, lat: &Lateral, rng: &mut ChaCha8Rng) {
+fn deposit(
+    cells: &mut [f32],
+    l: usize,
+    energy: f64,
+    n: usize,
+    lat: &Lateral,
+    rng: &mut ChaCha8Rng,
+) {
     let (rows, cols) = LAYER_SHAPES[l];
-    let (h, w) = (2.0 * HALF_WIDTH_MM / rows as f64, 2.0 * HALF_WIDTH_MM / cols as f64);
+    let (h, w) = (
+        2.0 * HALF_WIDTH_MM / rows as f64,
+        2.0 * HALF_WIDTH_MM / cols as f64,
+    );
     // Stay strictly inside the square so that every spot lands in a cell.
     let r_max = HALF_WIDTH_MM * (1.0 - 1e-9);
     let e_spot = energy / n as f64;
     for _ in 0..n {
-        let r0 = if rng.gen::<f64>() < lat.p_core { lat.r_core } else { lat.r_tail };
+        let r0 = if rng.gen::<f64>() < lat.p_core {
+            lat.r_core
+        } else {
+            lat.r_tail
+        };
         // Inverse CDF of f(r) ∝ r R²/(r²+R²)²: F(r) = r²/(r²+R²), truncated at r_max.
         let u_max = r_max * r_max / (r_max * r_max + r0 * r0);
         let u = rng.gen::<f64>() * u_max;
@@ -275,7 +304,12 @@ fn deposit(cells: &mut [f32], l: usize, energy: f64, n: usize, lat: &Lateral, rn
 }
 
 /// Simulates one shower of `kind` with incident `energy_gev` (noise per `cfg.noise_gev`).
-pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rng: &mut ChaCha8Rng) -> Shower {
+pub fn simulate_shower(
+    cfg: &CaloConfig,
+    kind: ParticleKind,
+    energy_gev: f64,
+    rng: &mut ChaCha8Rng,
+) -> Shower {
     let e = energy_gev.max(1e-3);
     let depth = LAYER_DEPTH_X0[3];
     let mut layer_e = [0.0f64; 3];
@@ -283,7 +317,9 @@ pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rn
     let start = match kind {
         ParticleKind::Positron => 0.0,
         ParticleKind::Photon => Exp::new(7.0 / 9.0).map(|d| d.sample(rng)).unwrap_or(0.0),
-        ParticleKind::PiPlus => Exp::new(1.0 / LAMBDA_X0).map(|d| d.sample(rng)).unwrap_or(0.0),
+        ParticleKind::PiPlus => Exp::new(1.0 / LAMBDA_X0)
+            .map(|d| d.sample(rng))
+            .unwrap_or(0.0),
     };
     let (fr, visible, spot_gev, width) = if !hadronic {
         // Depth of the maximum ln(E/Ec) − 0.5 with Grindhammer-like relative spread.
@@ -293,7 +329,12 @@ pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rn
         let b = 0.5 * (0.1 * gauss(rng)).exp();
         let fr = layer_fractions(1.0 + b * t_max, b, start);
         let sig = (0.1f64.powi(2) / e + 0.01f64.powi(2)).sqrt();
-        (fr, fr.iter().sum::<f64>() * (1.0 + sig * gauss(rng)), 0.02, 1.0)
+        (
+            fr,
+            fr.iter().sum::<f64>() * (1.0 + sig * gauss(rng)),
+            0.02,
+            1.0,
+        )
     } else if start < depth {
         // Electromagnetic fraction rises with energy (Wigmans); e/h = 1.6 at the EM scale.
         let f_em0 = 1.0 - e.powf(0.82 - 1.0);
@@ -303,7 +344,12 @@ pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rn
         let b = 0.25 * (0.15 * gauss(rng)).exp();
         let fr = layer_fractions(1.0 + b * t_max, b, start);
         let sig = (0.5f64.powi(2) / e + 0.03f64.powi(2)).sqrt();
-        (fr, scale * fr.iter().sum::<f64>() * (1.0 + sig * gauss(rng)), 0.1, 2.5)
+        (
+            fr,
+            scale * fr.iter().sum::<f64>() * (1.0 + sig * gauss(rng)),
+            0.1,
+            2.5,
+        )
     } else {
         ([0.0; 3], 0.0, 0.1, 2.5) // punch-through: only the MIP track below
     };
@@ -331,9 +377,14 @@ pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rn
     }
     // A charged hadron ionises along its path before it interacts (or through the whole depth).
     if hadronic {
-        let lat = Lateral { p_core: 1.0, r_core: 1.0, r_tail: 1.0 };
+        let lat = Lateral {
+            p_core: 1.0,
+            r_core: 1.0,
+            r_tail: 1.0,
+        };
         for l in 0..3 {
-            let path = (start.min(depth) - LAYER_DEPTH_X0[l]).clamp(0.0, LAYER_DEPTH_X0[l + 1] - LAYER_DEPTH_X0[l]);
+            let path = (start.min(depth) - LAYER_DEPTH_X0[l])
+                .clamp(0.0, LAYER_DEPTH_X0[l + 1] - LAYER_DEPTH_X0[l]);
             if path > 0.0 {
                 // Landau-like upward fluctuations of the ionisation.
                 let mip = MIP_GEV_PER_X0 * path * (1.0 + 0.3 * gauss(rng).abs());
@@ -349,27 +400,45 @@ pub fn simulate_shower(cfg: &CaloConfig, kind: ParticleKind, energy_gev: f64, rn
             *c = if v < thr { 0.0 } else { v as f32 };
         }
     }
-    let eta = if cfg.eta_max > 0.0 { rng.gen_range(-cfg.eta_max..=cfg.eta_max) } else { 0.0 };
+    let eta = if cfg.eta_max > 0.0 {
+        rng.gen_range(-cfg.eta_max..=cfg.eta_max)
+    } else {
+        0.0
+    };
     let phi = rng.gen_range(-std::f64::consts::PI..std::f64::consts::PI);
-    Shower { kind, energy_gev, eta, phi, layers, response_gev, start_x0: start }
+    Shower {
+        kind,
+        energy_gev,
+        eta,
+        phi,
+        layers,
+        response_gev,
+        start_x0: start,
+    }
 }
 
 /// Draws shower `index` of `seed`: kind uniform over `cfg.kinds`, energy flat in range.
 pub fn generate_shower(cfg: &CaloConfig, seed: u64, index: u64) -> Shower {
     let mut rng = event_rng(seed, index);
     let kind = cfg.kinds[rng.gen_range(0..cfg.kinds.len())];
-    let e = if cfg.e_max_gev > cfg.e_min_gev { rng.gen_range(cfg.e_min_gev..cfg.e_max_gev) } else { cfg.e_min_gev };
+    let e = if cfg.e_max_gev > cfg.e_min_gev {
+        rng.gen_range(cfg.e_min_gev..cfg.e_max_gev)
+    } else {
+        cfg.e_min_gev
+    };
     simulate_shower(cfg, kind, e, &mut rng)
 }
 
 /// Generates showers `0..n` of `seed` (each from its own random stream, as [`generate_shower`]).
 pub fn generate_showers(cfg: &CaloConfig, n: usize, seed: u64) -> Result<Vec<Shower>, CaloError> {
     cfg.validate()?;
-    Ok((0..n as u64).map(|i| generate_shower(cfg, seed, i)).collect())
+    Ok((0..n as u64)
+        .map(|i| generate_shower(cfg, seed, i))
+        .collect())
 }
 
 /// Writes showers to `.npz` in the format documented in the crate `README.md`.
-pub fn write_npz(showers: &[Shower], path: &Path) -> Result<(), CaloError> {
+pub fn write_npz(showers: &[Shower], seed: u64, path: &Path) -> Result<(), CaloError> {
     let n = showers.len();
     let mut w = NpzWriter::new();
     let col = |f: &dyn Fn(&Shower) -> f32| showers.iter().map(f).collect::<Vec<f32>>();
@@ -382,11 +451,18 @@ pub fn write_npz(showers: &[Shower], path: &Path) -> Result<(), CaloError> {
     w.add("phi", &col(&|s| s.phi as f32), &[n]);
     w.add("response", &col(&|s| s.response_gev as f32), &[n]);
     w.add("start_x0", &col(&|s| s.start_x0 as f32), &[n]);
+    w.add("seed", &[seed as i64], &[1]);
     for (l, (rows, cols)) in LAYER_SHAPES.iter().enumerate() {
-        let data: Vec<f32> = showers.iter().flat_map(|s| s.layers[l].iter().copied()).collect();
+        let data: Vec<f32> = showers
+            .iter()
+            .flat_map(|s| s.layers[l].iter().copied())
+            .collect();
         w.add(&format!("layer{l}"), &data, &[n, *rows, *cols]);
     }
-    w.write_file(path).map_err(|source| CaloError::Io { path: path.display().to_string(), source })
+    w.write_file(path).map_err(|source| CaloError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Usage text of `toydet calo`.
@@ -399,14 +475,22 @@ pub fn cli_main(args: &[String]) -> Result<(), String> {
         println!("{USAGE}");
         return Ok(());
     }
-    let o = parse_options(args, &["n", "seed", "output", "particles", "emin", "emax", "noise"])?;
-    let output = o.get("output").ok_or_else(|| format!("missing -o FILE.npz\nusage: {USAGE}"))?;
+    let o = parse_options(
+        args,
+        &["n", "seed", "output", "particles", "emin", "emax", "noise"],
+    )?;
+    let output = o
+        .get("output")
+        .ok_or_else(|| format!("missing -o FILE.npz\nusage: {USAGE}"))?;
     let d = CaloConfig::default();
     let kinds = match o.get("particles") {
         None => d.kinds.clone(),
         Some(list) => list
             .split(',')
-            .map(|s| ParticleKind::parse(s.trim()).ok_or_else(|| format!("unknown particle '{s}' (e+, gamma, pi+)")))
+            .map(|s| {
+                ParticleKind::parse(s.trim())
+                    .ok_or_else(|| format!("unknown particle '{s}' (e+, gamma, pi+)"))
+            })
             .collect::<Result<Vec<_>, _>>()?,
     };
     let cfg = CaloConfig {
@@ -416,8 +500,9 @@ pub fn cli_main(args: &[String]) -> Result<(), String> {
         kinds,
         ..d
     };
-    let showers = generate_showers(&cfg, opt(&o, "n", 1)?, opt(&o, "seed", 0)?).map_err(|e| e.to_string())?;
-    write_npz(&showers, Path::new(output)).map_err(|e| e.to_string())
+    let seed: u64 = opt(&o, "seed", 0)?;
+    let showers = generate_showers(&cfg, opt(&o, "n", 1)?, seed).map_err(|e| e.to_string())?;
+    write_npz(&showers, seed, Path::new(output)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -425,12 +510,20 @@ mod tests {
     use super::*;
 
     fn quiet() -> CaloConfig {
-        CaloConfig { noise_gev: 0.0, ..Default::default() }
+        CaloConfig {
+            noise_gev: 0.0,
+            ..Default::default()
+        }
     }
 
     fn showers(kind: ParticleKind, e: f64, n: u64, noise: f64) -> Vec<Shower> {
-        let cfg = CaloConfig { noise_gev: noise, ..Default::default() };
-        (0..n).map(|i| simulate_shower(&cfg, kind, e, &mut event_rng(9, i))).collect()
+        let cfg = CaloConfig {
+            noise_gev: noise,
+            ..Default::default()
+        };
+        (0..n)
+            .map(|i| simulate_shower(&cfg, kind, e, &mut event_rng(9, i)))
+            .collect()
     }
 
     /// Energy-weighted mean layer index.
@@ -470,9 +563,21 @@ mod tests {
         let cfg = quiet();
         for i in 0..300 {
             let s = generate_shower(&cfg, 3, i);
-            assert!((s.total() - s.response_gev).abs() < 1e-6, "{} vs {}", s.total(), s.response_gev);
-            assert_eq!(s.layers.iter().map(Vec::len).collect::<Vec<_>>(), vec![288, 144, 72]);
-            assert!(s.layers.iter().flatten().all(|&c| c >= 0.0 && c.is_finite()));
+            assert!(
+                (s.total() - s.response_gev).abs() < 1e-6,
+                "{} vs {}",
+                s.total(),
+                s.response_gev
+            );
+            assert_eq!(
+                s.layers.iter().map(Vec::len).collect::<Vec<_>>(),
+                vec![288, 144, 72]
+            );
+            assert!(s
+                .layers
+                .iter()
+                .flatten()
+                .all(|&c| c >= 0.0 && c.is_finite()));
         }
     }
 
@@ -484,7 +589,11 @@ mod tests {
         let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / r.len() as f64).sqrt();
         // Nearly contained (24 X0) and 10%/√50 ⊕ 1% = 1.7%, plus some leakage fluctuation.
         assert!(mean > 0.95 && mean < 1.0, "mean response {mean}");
-        assert!(sd / mean > 0.015 && sd / mean < 0.03, "resolution {}", sd / mean);
+        assert!(
+            sd / mean > 0.015 && sd / mean < 0.03,
+            "resolution {}",
+            sd / mean
+        );
     }
 
     #[test]
@@ -493,25 +602,39 @@ mod tests {
         let g = showers(ParticleKind::Photon, 30.0, 1000, 0.0);
         let p = showers(ParticleKind::PiPlus, 30.0, 1000, 0.0);
         let (le, lg, lp) = (mean_layer(&e), mean_layer(&g), mean_layer(&p));
-        assert!(lp > lg + 0.1 && lg > le, "mean layer e {le} gamma {lg} pi {lp}");
+        assert!(
+            lp > lg + 0.1 && lg > le,
+            "mean layer e {le} gamma {lg} pi {lp}"
+        );
         let rel_sd = |s: &[Shower]| {
             let v: Vec<f64> = s.iter().map(|s| s.response_gev).collect();
             let m = v.iter().sum::<f64>() / v.len() as f64;
             (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt() / m
         };
-        assert!(rel_sd(&p) > 3.0 * rel_sd(&e), "pi {} e {}", rel_sd(&p), rel_sd(&e));
+        assert!(
+            rel_sd(&p) > 3.0 * rel_sd(&e),
+            "pi {} e {}",
+            rel_sd(&p),
+            rel_sd(&e)
+        );
         // Hadron showers are wider: less of layer 1 in the 2×2 central cells.
         let core = |s: &[Shower]| {
             s.iter()
                 .map(|s| {
                     let c = &s.layers[1];
                     let tot: f32 = c.iter().sum();
-                    (c[5 * 12 + 5] + c[5 * 12 + 6] + c[6 * 12 + 5] + c[6 * 12 + 6]) as f64 / tot.max(1e-6) as f64
+                    (c[5 * 12 + 5] + c[5 * 12 + 6] + c[6 * 12 + 5] + c[6 * 12 + 6]) as f64
+                        / tot.max(1e-6) as f64
                 })
                 .sum::<f64>()
                 / s.len() as f64
         };
-        assert!(core(&p) < core(&e) - 0.1, "core fraction pi {} e {}", core(&p), core(&e));
+        assert!(
+            core(&p) < core(&e) - 0.1,
+            "core fraction pi {} e {}",
+            core(&p),
+            core(&e)
+        );
     }
 
     #[test]
@@ -519,7 +642,12 @@ mod tests {
         let s = showers(ParticleKind::Positron, 20.0, 200, 0.005);
         for sh in &s {
             assert!(sh.layers.iter().flatten().all(|&c| c == 0.0 || c >= 0.015));
-            assert!((sh.total() - sh.response_gev).abs() < 0.3, "{} vs {}", sh.total(), sh.response_gev);
+            assert!(
+                (sh.total() - sh.response_gev).abs() < 0.3,
+                "{} vs {}",
+                sh.total(),
+                sh.response_gev
+            );
         }
     }
 
@@ -534,8 +662,14 @@ mod tests {
 
     #[test]
     fn bad_config_and_options_are_errors() {
-        let cfg = CaloConfig { kinds: vec![], ..Default::default() };
-        assert!(matches!(generate_showers(&cfg, 1, 1), Err(CaloError::InvalidConfig(_))));
+        let cfg = CaloConfig {
+            kinds: vec![],
+            ..Default::default()
+        };
+        assert!(matches!(
+            generate_showers(&cfg, 1, 1),
+            Err(CaloError::InvalidConfig(_))
+        ));
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(cli_main(&args(&["--particles", "muon", "-o", "x.npz"])).is_err());
         assert!(cli_main(&args(&["--emin", "50", "--emax", "10", "-o", "x.npz"])).is_err());

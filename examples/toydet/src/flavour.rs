@@ -41,8 +41,12 @@ pub const TRACK_CONE: f64 = 0.4;
 pub const TRACK_PT_MIN: f64 = 1.0;
 /// Tracks produced beyond this transverse radius (mm) are not reconstructed.
 pub const TRACK_RXY_MAX_MM: f64 = 150.0;
-/// Probability that a track is badly measured: its true error is 5× the quoted σ.
-pub const BAD_TRACK_PROB: f64 = 0.02;
+/// Probability that a track is badly measured (wrong hits, scattering): its true error is
+/// [`BAD_TRACK_SCALE`] × the quoted σ. Together with K0s/Λ decays this makes the light-jet
+/// mistag rate finite.
+pub const BAD_TRACK_PROB: f64 = 0.05;
+/// Factor between the true and the quoted error of a badly measured track.
+pub const BAD_TRACK_SCALE: f64 = 6.0;
 
 /// Truth flavour of a jet; the discriminant is the training label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,7 +103,7 @@ pub struct Track {
     pub z0_true: f32,
     /// Truth: where the track comes from.
     pub origin: Origin,
-    /// Truth: the measurement error is drawn 5× wider than `sigma_d0`/`sigma_z0` say.
+    /// Truth: the measurement error is drawn [`BAD_TRACK_SCALE`]× wider than `sigma_d0`/`sigma_z0` say.
     pub badly_measured: bool,
 }
 
@@ -528,7 +532,7 @@ impl FlavourGenerator {
             }
             let (d0_true, z0_true) = impact_parameters(p.vertex, p.eta, p.phi);
             let (sd, sz) = ip_resolution(p.pt);
-            let scale = if bad { 5.0 } else { 1.0 };
+            let scale = if bad { BAD_TRACK_SCALE } else { 1.0 };
             tracks.push(Track {
                 pt: (p.pt * (1.0 + 0.01 * n_pt)) as f32,
                 eta: (p.eta + 0.001 * n_eta) as f32,

@@ -57,9 +57,24 @@ pub struct Layer {
 /// Resolutions are pitch/√12 of 50 µm × 56 µm pixels, 80 µm × 1.2 mm short strips and
 /// 120 µm × 10.8 mm long strips.
 pub fn trackml_barrel() -> Vec<Layer> {
-    let pix = |r| Layer { radius_mm: r, half_length_mm: 491.0, sigma_rphi_mm: 0.015, sigma_z_mm: 0.016 };
-    let sst = |r| Layer { radius_mm: r, half_length_mm: 1083.0, sigma_rphi_mm: 0.023, sigma_z_mm: 0.35 };
-    let lst = |r| Layer { radius_mm: r, half_length_mm: 1083.0, sigma_rphi_mm: 0.035, sigma_z_mm: 3.1 };
+    let pix = |r| Layer {
+        radius_mm: r,
+        half_length_mm: 491.0,
+        sigma_rphi_mm: 0.015,
+        sigma_z_mm: 0.016,
+    };
+    let sst = |r| Layer {
+        radius_mm: r,
+        half_length_mm: 1083.0,
+        sigma_rphi_mm: 0.023,
+        sigma_z_mm: 0.35,
+    };
+    let lst = |r| Layer {
+        radius_mm: r,
+        half_length_mm: 1083.0,
+        sigma_rphi_mm: 0.035,
+        sigma_z_mm: 3.1,
+    };
     vec![
         pix(32.0),
         pix(72.0),
@@ -124,12 +139,18 @@ impl TrackerConfig {
     pub fn validate(&self) -> Result<(), TrackerError> {
         let bad = |m: String| Err(TrackerError::InvalidConfig(m));
         if self.n_particles == 0 || self.n_particles > 100_000 {
-            return bad(format!("n_particles must be in 1..=100000, got {}", self.n_particles));
+            return bad(format!(
+                "n_particles must be in 1..=100000, got {}",
+                self.n_particles
+            ));
         }
         if !(self.bfield_t > 0.0 && self.bfield_t.is_finite()) {
             return bad(format!("bfield_t must be > 0, got {}", self.bfield_t));
         }
-        if !(self.pt_min_gev > 0.0 && self.pt_max_gev > self.pt_min_gev && self.pt_max_gev.is_finite()) {
+        if !(self.pt_min_gev > 0.0
+            && self.pt_max_gev > self.pt_min_gev
+            && self.pt_max_gev.is_finite())
+        {
             return bad(format!(
                 "need 0 < pt_min < pt_max, got {} and {}",
                 self.pt_min_gev, self.pt_max_gev
@@ -145,12 +166,21 @@ impl TrackerConfig {
             }
         }
         if !(0.0..=10.0).contains(&self.noise_fraction) {
-            return bad(format!("noise_fraction must be in [0, 10], got {}", self.noise_fraction));
+            return bad(format!(
+                "noise_fraction must be in [0, 10], got {}",
+                self.noise_fraction
+            ));
         }
         if !(self.particles_per_vertex >= 1.0 && self.particles_per_vertex.is_finite()) {
-            return bad(format!("particles_per_vertex must be >= 1, got {}", self.particles_per_vertex));
+            return bad(format!(
+                "particles_per_vertex must be >= 1, got {}",
+                self.particles_per_vertex
+            ));
         }
-        for (name, s) in [("beam_sigma_xy_mm", self.beam_sigma_xy_mm), ("beam_sigma_z_mm", self.beam_sigma_z_mm)] {
+        for (name, s) in [
+            ("beam_sigma_xy_mm", self.beam_sigma_xy_mm),
+            ("beam_sigma_z_mm", self.beam_sigma_z_mm),
+        ] {
             if !(s >= 0.0 && s.is_finite()) {
                 return bad(format!("{name} must be >= 0, got {s}"));
             }
@@ -160,8 +190,14 @@ impl TrackerConfig {
         }
         let mut last = 0.0;
         for l in &self.layers {
-            if !(l.radius_mm > last && l.half_length_mm > 0.0 && l.sigma_rphi_mm >= 0.0 && l.sigma_z_mm >= 0.0) {
-                return bad(format!("layers must have increasing radii and positive sizes: {l:?}"));
+            if !(l.radius_mm > last
+                && l.half_length_mm > 0.0
+                && l.sigma_rphi_mm >= 0.0
+                && l.sigma_z_mm >= 0.0)
+            {
+                return bad(format!(
+                    "layers must have increasing radii and positive sizes: {l:?}"
+                ));
             }
             last = l.radius_mm;
         }
@@ -348,20 +384,33 @@ pub fn generate_events(
     seed: u64,
 ) -> Result<Vec<TrackerEvent>, TrackerError> {
     cfg.validate()?;
-    Ok((0..n_events as u64).map(|i| generate_event(cfg, &mut event_rng(seed, i))).collect())
+    Ok((0..n_events as u64)
+        .map(|i| generate_event(cfg, &mut event_rng(seed, i)))
+        .collect())
 }
 
 /// Writes events to an `.npz` file in the format documented in the crate `README.md`
 /// (flat hit and particle arrays with per-event offsets).
-pub fn write_npz(cfg: &TrackerConfig, events: &[TrackerEvent], path: &Path) -> Result<(), TrackerError> {
+pub fn write_npz(
+    cfg: &TrackerConfig,
+    events: &[TrackerEvent],
+    seed: u64,
+    path: &Path,
+) -> Result<(), TrackerError> {
     let n_hits: usize = events.iter().map(|e| e.hits.len()).sum();
     let n_parts: usize = events.iter().map(|e| e.particles.len()).sum();
     let (mut hit_off, mut part_off) = (vec![0i64], vec![0i64]);
     let mut hits = Vec::with_capacity(3 * n_hits);
     let mut layer = Vec::with_capacity(n_hits);
     let mut hit_particle = Vec::with_capacity(n_hits);
-    let (mut pid, mut pt, mut eta, mut phi, mut charge, mut vtx) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut pid, mut pt, mut eta, mut phi, mut charge, mut vtx) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for e in events {
         for h in &e.hits {
             hits.extend_from_slice(&[h.x_mm, h.y_mm, h.z_mm]);
@@ -396,32 +445,52 @@ pub fn write_npz(cfg: &TrackerConfig, events: &[TrackerEvent], path: &Path) -> R
     w.add("layer_radius", &radii, &[radii.len()]);
     w.add("layer_half_length", &half, &[half.len()]);
     w.add("bfield", &[cfg.bfield_t as f32], &[1]);
-    w.write_file(path).map_err(|source| TrackerError::Io { path: path.display().to_string(), source })
+    w.add("seed", &[seed as i64], &[1]);
+    w.write_file(path).map_err(|source| TrackerError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Parses `--key value` options; `-o` is an alias of `--output`. Shared with the calorimeter CLI.
-pub(crate) fn parse_options(args: &[String], known: &[&str]) -> Result<HashMap<String, String>, String> {
+pub(crate) fn parse_options(
+    args: &[String],
+    known: &[&str],
+) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let key = match a.as_str() {
             "-o" => "output",
-            s => s.strip_prefix("--").ok_or_else(|| format!("unexpected argument '{s}'"))?,
+            s => s
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument '{s}'"))?,
         };
         if !known.contains(&key) {
-            return Err(format!("unknown option '{a}' (known: {})", known.join(", ")));
+            return Err(format!(
+                "unknown option '{a}' (known: {})",
+                known.join(", ")
+            ));
         }
-        let v = it.next().ok_or_else(|| format!("option '{a}' needs a value"))?;
+        let v = it
+            .next()
+            .ok_or_else(|| format!("option '{a}' needs a value"))?;
         out.insert(key.to_string(), v.clone());
     }
     Ok(out)
 }
 
 /// Reads option `key` as a `T`, or `default` when it is absent.
-pub(crate) fn opt<T: std::str::FromStr>(o: &HashMap<String, String>, key: &str, default: T) -> Result<T, String> {
+pub(crate) fn opt<T: std::str::FromStr>(
+    o: &HashMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, String> {
     match o.get(key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("--{key}: cannot parse '{v}'")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("--{key}: cannot parse '{v}'")),
     }
 }
 
@@ -437,9 +506,22 @@ pub fn cli_main(args: &[String]) -> Result<(), String> {
         println!("{USAGE}");
         return Ok(());
     }
-    let known = ["n", "seed", "output", "particles", "pt-min", "pt-max", "eta-max", "ineff", "noise", "bfield"];
+    let known = [
+        "n",
+        "seed",
+        "output",
+        "particles",
+        "pt-min",
+        "pt-max",
+        "eta-max",
+        "ineff",
+        "noise",
+        "bfield",
+    ];
     let o = parse_options(args, &known)?;
-    let output = o.get("output").ok_or_else(|| format!("missing -o FILE.npz\nusage: {USAGE}"))?;
+    let output = o
+        .get("output")
+        .ok_or_else(|| format!("missing -o FILE.npz\nusage: {USAGE}"))?;
     let d = TrackerConfig::default();
     let cfg = TrackerConfig {
         n_particles: opt(&o, "particles", d.n_particles)?,
@@ -454,7 +536,7 @@ pub fn cli_main(args: &[String]) -> Result<(), String> {
     let n: usize = opt(&o, "n", 1)?;
     let seed: u64 = opt(&o, "seed", 0)?;
     let events = generate_events(&cfg, n, seed).map_err(|e| e.to_string())?;
-    write_npz(&cfg, &events, Path::new(output)).map_err(|e| e.to_string())
+    write_npz(&cfg, &events, seed, Path::new(output)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -478,13 +560,20 @@ mod tests {
 
     #[test]
     fn hit_radii_lie_on_the_layers() {
-        let cfg = TrackerConfig { n_particles: 300, ..Default::default() };
+        let cfg = TrackerConfig {
+            n_particles: 300,
+            ..Default::default()
+        };
         let ev = &generate_events(&cfg, 1, 7).unwrap()[0];
         assert!(ev.hits.len() > 1000, "too few hits: {}", ev.hits.len());
         for h in &ev.hits {
             let l = cfg.layers[h.layer as usize];
             let r = f64::from(h.x_mm).hypot(f64::from(h.y_mm));
-            assert!((r - l.radius_mm).abs() < 1e-3, "hit at r={r} on layer r={}", l.radius_mm);
+            assert!(
+                (r - l.radius_mm).abs() < 1e-3,
+                "hit at r={r} on layer r={}",
+                l.radius_mm
+            );
             assert!(f64::from(h.z_mm).abs() <= l.half_length_mm + 5.0 * l.sigma_z_mm);
         }
     }
@@ -510,11 +599,21 @@ mod tests {
             let xy = |h: &Hit| [f64::from(h.x_mm), f64::from(h.y_mm)];
             let r_mm = circumradius(xy(hs[0]), xy(hs[hs.len() / 2]), xy(hs[hs.len() - 1]));
             let pt_fit = 0.3 * cfg.bfield_t * r_mm / 1000.0;
-            assert!((pt_fit / p.pt_gev - 1.0).abs() < 0.01, "pT {} fitted {}", p.pt_gev, pt_fit);
+            assert!(
+                (pt_fit / p.pt_gev - 1.0).abs() < 0.01,
+                "pT {} fitted {}",
+                p.pt_gev,
+                pt_fit
+            );
             // The turning direction follows the charge: positive tracks bend clockwise.
             let (a, b) = (xy(hs[0]), xy(hs[hs.len() - 1]));
             let turn = (a[0] * b[1] - a[1] * b[0]).signum();
-            assert_eq!(turn, -f64::from(p.charge), "charge {} turns the wrong way", p.charge);
+            assert_eq!(
+                turn,
+                -f64::from(p.charge),
+                "charge {} turns the wrong way",
+                p.charge
+            );
             checked += 1;
         }
         assert!(checked > 50, "only {checked} tracks checked");
@@ -529,13 +628,24 @@ mod tests {
             let rho = curvature_radius_mm(p.pt_gev, cfg.bfield_t);
             let arc = 2.0 * rho * (cfg.layers[0].radius_mm / (2.0 * rho)).asin();
             let z = p.vertex_mm[2] + arc * p.eta.sinh();
-            assert!((z - f64::from(h.z_mm)).abs() < 0.01, "z {} expected {z}", h.z_mm);
+            assert!(
+                (z - f64::from(h.z_mm)).abs() < 0.01,
+                "z {} expected {z}",
+                h.z_mm
+            );
         }
     }
 
     #[test]
     fn low_pt_tracks_curl_up() {
-        let p = Particle { id: 1, pt_gev: 0.2, eta: 0.0, phi: 0.3, charge: 1, vertex_mm: [0.0; 3] };
+        let p = Particle {
+            id: 1,
+            pt_gev: 0.2,
+            eta: 0.0,
+            phi: 0.3,
+            charge: 1,
+            vertex_mm: [0.0; 3],
+        };
         // 2·R = 2·333 mm: reaches 500 mm but never 700 mm.
         assert!(helix_crossing(&p, 2.0, 500.0).is_some());
         assert!(helix_crossing(&p, 2.0, 700.0).is_none());
@@ -543,21 +653,44 @@ mod tests {
 
     #[test]
     fn inefficiency_and_noise_are_applied() {
-        let cfg = TrackerConfig { n_particles: 2000, eta_max: 0.5, ..Default::default() };
+        let cfg = TrackerConfig {
+            n_particles: 2000,
+            eta_max: 0.5,
+            ..Default::default()
+        };
         let ev = &generate_events(&cfg, 1, 5).unwrap()[0];
         let noise = ev.hits.iter().filter(|h| h.particle == 0).count() as f64;
         let signal = ev.hits.len() as f64 - noise;
-        assert!((noise / signal - cfg.noise_fraction).abs() < 0.01, "noise fraction {}", noise / signal);
+        assert!(
+            (noise / signal - cfg.noise_fraction).abs() < 0.01,
+            "noise fraction {}",
+            noise / signal
+        );
         // Within |η|<0.5 almost every particle with pT above 0.7 GeV crosses all 10 layers.
-        let fast: Vec<_> = ev.particles.iter().filter(|p| p.pt_gev > 0.7).map(|p| p.id).collect();
-        let on_fast = ev.hits.iter().filter(|h| h.particle != 0 && fast.contains(&h.particle)).count();
+        let fast: Vec<_> = ev
+            .particles
+            .iter()
+            .filter(|p| p.pt_gev > 0.7)
+            .map(|p| p.id)
+            .collect();
+        let on_fast = ev
+            .hits
+            .iter()
+            .filter(|h| h.particle != 0 && fast.contains(&h.particle))
+            .count();
         let eff = on_fast as f64 / (10 * fast.len()) as f64;
-        assert!((eff - (1.0 - cfg.inefficiency)).abs() < 0.01, "hit efficiency {eff}");
+        assert!(
+            (eff - (1.0 - cfg.inefficiency)).abs() < 0.01,
+            "hit efficiency {eff}"
+        );
     }
 
     #[test]
     fn same_seed_same_events_other_seed_other_events() {
-        let cfg = TrackerConfig { n_particles: 50, ..Default::default() };
+        let cfg = TrackerConfig {
+            n_particles: 50,
+            ..Default::default()
+        };
         let a = generate_events(&cfg, 3, 42).unwrap();
         assert_eq!(a, generate_events(&cfg, 3, 42).unwrap());
         assert_ne!(a, generate_events(&cfg, 3, 43).unwrap());
@@ -567,9 +700,18 @@ mod tests {
 
     #[test]
     fn invalid_config_is_an_error() {
-        let cfg = TrackerConfig { n_particles: 0, ..Default::default() };
-        assert!(matches!(generate_events(&cfg, 1, 1), Err(TrackerError::InvalidConfig(_))));
-        let cfg = TrackerConfig { inefficiency: 1.5, ..Default::default() };
+        let cfg = TrackerConfig {
+            n_particles: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            generate_events(&cfg, 1, 1),
+            Err(TrackerError::InvalidConfig(_))
+        ));
+        let cfg = TrackerConfig {
+            inefficiency: 1.5,
+            ..Default::default()
+        };
         assert!(cfg.validate().is_err());
     }
 
@@ -578,8 +720,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("toydet-tracker-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.npz");
-        let args: Vec<String> =
-            ["--n", "2", "--seed", "1", "--particles", "20", "-o"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["--n", "2", "--seed", "1", "--particles", "20", "-o"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut with_path = args.clone();
         with_path.push(path.display().to_string());
         cli_main(&with_path).unwrap();
@@ -587,7 +731,13 @@ mod tests {
         assert_eq!(&bytes[..4], b"PK\x03\x04");
         assert!(cli_main(&args).is_err()); // -o without value
         assert!(cli_main(&["--bogus".to_string(), "1".to_string()]).is_err());
-        assert!(cli_main(&["--particles".to_string(), "x".to_string(), "-o".into(), "f".into()]).is_err());
+        assert!(cli_main(&[
+            "--particles".to_string(),
+            "x".to_string(),
+            "-o".into(),
+            "f".into()
+        ])
+        .is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

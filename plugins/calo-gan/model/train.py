@@ -1,6 +1,6 @@
 """Trains the calo-gan conditional WGAN-GP on toydet showers and exports the generator.
 
-    python train.py [--iters 4000] [--out .]
+    python train.py [--iters 1500] [--out .]
 
 Reproducible: fixed seeds for the data (toydet seed 2001, 60,000 showers) and torch; one CPU
 thread. Writes calo_gan.onnx, calo_gan.pt (TorchScript generator) and train_log.json.
@@ -68,7 +68,7 @@ def export(gen, out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iters", type=int, default=4000, help="generator updates")
+    ap.add_argument("--iters", type=int, default=1500, help="generator updates")
     ap.add_argument("--out", default=str(pathlib.Path(__file__).parent))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
@@ -112,7 +112,7 @@ def main():
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
-        if it % 200 == 0 or it == args.iters - 1:
+        if it % 100 == 0 or it == args.iters - 1:
             log.append({"iter": it, "wasserstein": w.item(), "gp": gp.item(), "moment": mom.item(),
                         "t": round(time.time() - t0, 1)})
             print(json.dumps(log[-1]), flush=True)

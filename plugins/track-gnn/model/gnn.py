@@ -40,7 +40,7 @@ class EdgeClassifier(nn.Module):
     network: (r, z) per node and differences per edge, so absolute phi is never used.
     """
 
-    def __init__(self, hidden=32, n_iter=5):
+    def __init__(self, hidden=32, n_iter=4):
         super().__init__()
         self.hidden = hidden
         self.n_iter = n_iter
