@@ -107,6 +107,7 @@ impl Error {
                 ErrorKind::Model => HEPINFER_MODEL,
                 ErrorKind::Panic => HEPINFER_PANIC,
                 ErrorKind::Internal => HEPINFER_INTERNAL,
+                ErrorKind::Conditions => HEPINFER_CONDITIONS,
             },
             Error::Internal(_) => HEPINFER_INTERNAL,
         }
@@ -123,7 +124,8 @@ impl Error {
     pub fn to_plugin_error(&self) -> PluginError {
         let kind = match self {
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
-            Error::Model(_) | Error::Runtime(_) | Error::Conditions(_) => ErrorKind::Model,
+            Error::Model(_) | Error::Runtime(_) => ErrorKind::Model,
+            Error::Conditions(_) => ErrorKind::Conditions,
             Error::Panic(_) => ErrorKind::Panic,
             Error::Plugin { kind, .. } => *kind,
             _ => ErrorKind::Internal,

@@ -31,6 +31,20 @@ impl HostServices for Services {
     }
 }
 
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Host {
     /// Creates a host from its JSON configuration, with an optional log callback.
     pub fn new(config_json: &str, log: Option<LogCallback>, user_data: *mut c_void) -> Result<Host> {
@@ -48,10 +62,15 @@ impl Host {
             &format!("plugins found: {} (searched {:?})", registry.names().join(", "), dirs),
         );
         let source: Arc<dyn ModelSource> = match (&config.conddb, &config.global_tag) {
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidConfig(
-                    "conditions database support is not built into this host yet".into(),
-                ))
+            (Some(url), Some(gt)) => {
+                if !config.models.is_empty() {
+                    return Err(Error::InvalidConfig(
+                        "give models either as files ('models') or through a conditions database ('conddb'), not both".into(),
+                    ));
+                }
+                let source = crate::conditions::CondSource::open(&config)?;
+                logger.log(LogLevel::Info, &format!("conditions: global tag '{gt}' from {}", redact(url)));
+                Arc::new(source)
             }
             _ => Arc::new(FileSource::new(config.models.clone())),
         };

@@ -9,7 +9,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use arc_swap::ArcSwap;
 use hepinfer_plugin_api::{
-    CallContext, CallContext_TO, EventKey, LogLevel, PluginError, PluginInfo, PluginInstanceBox,
+    CallContext, CallContext_TO, EventKey, LogLevel, ModelSpec, PluginError, PluginInfo, PluginInstanceBox,
     Tensor, TensorView,
 };
 use parking_lot::Mutex;
@@ -147,6 +147,7 @@ impl Instance {
         }
         let res = self.source.resolve(&slot.record, &slot.label, event)?;
         let model = self.cache.get(&res, self.source.as_ref())?;
+        check_signature(&self.plugin, &self.info.models[index], &model, &res)?;
         self.logger.log(
             LogLevel::Info,
             &format!(
@@ -200,6 +201,43 @@ impl Instance {
             .collect();
         Ok(CallOutputs { tensors, provenance })
     }
+}
+
+/// Checks a freshly resolved model against what the plugin declares it feeds, so a payload with
+/// the wrong signature fails when it is loaded, naming the payload, not deep inside a call.
+fn check_signature(plugin: &str, spec: &ModelSpec, model: &LoadedModel, res: &Resolution) -> Result<()> {
+    if spec.inputs.is_empty() {
+        return Ok(());
+    }
+    let ports = model.model.inputs();
+    let fail = |what: String| {
+        Err(Error::Model(format!(
+            "plugin '{plugin}' model '{}': payload {} ({}) {what}",
+            spec.name, res.hash, res.origin
+        )))
+    };
+    for want in spec.inputs.iter() {
+        let Some(p) = ports.iter().find(|p| p.name == want.name.as_str()) else {
+            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+            return fail(format!("has no input '{}' (its inputs: {names:?})", want.name));
+        };
+        let dims_ok = p.shape.len() == want.shape.len()
+            && p.shape.iter().zip(want.shape.iter()).all(|(&m, d)| m < 0 || d.size < 0 || m == d.size);
+        if p.dtype != want.dtype || !dims_ok {
+            return fail(format!(
+                "input '{}' is {} {:?}, the plugin feeds {} {}",
+                p.name,
+                p.dtype,
+                p.shape,
+                want.dtype,
+                want.shape_string()
+            ));
+        }
+    }
+    if let Some(extra) = ports.iter().find(|p| !spec.inputs.iter().any(|w| w.name.as_str() == p.name)) {
+        return fail(format!("has input '{}' that the plugin does not feed", extra.name));
+    }
+    Ok(())
 }
 
 fn check_output(plugin: &str, t: &Tensor) -> Result<()> {

@@ -3,7 +3,7 @@
 //! A W (pT 250–300 GeV, |η| < 2, mass ≈ 80.4 GeV) decays into two quarks sharing its momentum
 //! with a flat fraction z, at an opening ΔR = m / (pT √(z(1−z))) ≈ 2m/pT. A QCD jet of the same pT
 //! is one hard parton with a soft, collinear-enhanced emission (z and angle log-uniform) and,
-//! half of the time, a second one. Each prong showers into a few constituents around its axis.
+//! 70 % of the time, a second one. Each prong showers into a few constituents around its axis.
 //! Colour flow differs: a W (colour singlet) radiates soft particles between its prongs, a QCD
 //! jet radiates at wide angles over the whole cone; both get a flat underlying event.
 //!
@@ -184,10 +184,10 @@ impl JetImageGenerator {
                 // Prongs placed so that their pT-weighted centroid is the W direction.
                 let (e1, p1) = (eta + (1.0 - z) * dr * cp, phi + (1.0 - z) * dr * sp);
                 let (e2, p2) = (eta - z * dr * cp, phi - z * dr * sp);
-                shower(rng, z * pt, e1, wrap_phi(p1), 1.0, &mut parts);
-                shower(rng, (1.0 - z) * pt, e2, wrap_phi(p2), 1.0, &mut parts);
+                shower(rng, z * pt, e1, wrap_phi(p1), 1.1, &mut parts);
+                shower(rng, (1.0 - z) * pt, e2, wrap_phi(p2), 1.1, &mut parts);
                 // Colour-singlet radiation: soft particles along the line between the prongs.
-                for _ in 0..poisson(rng, 4.0) {
+                for _ in 0..poisson(rng, 5.0) {
                     let t: f64 = rng.gen();
                     parts.push((
                         e1 + t * (e2 - e1) + 0.05 * gauss(rng),
@@ -198,42 +198,44 @@ impl JetImageGenerator {
             }
             JetClass::Qcd => {
                 // One soft, collinear-enhanced emission off the hard parton.
-                let z = log_uniform(rng, 0.02, 0.5);
-                let th = log_uniform(rng, 0.03, 0.8);
+                let z = log_uniform(rng, 0.05, 0.5);
+                let th = log_uniform(rng, 0.1, 0.8);
                 let (e1, p1) = (eta + z * th * cp, phi + z * th * sp);
                 let (e2, p2) = (eta - (1.0 - z) * th * cp, phi - (1.0 - z) * th * sp);
                 let mut hard = (1.0 - z) * pt;
-                if rng.gen::<f64>() < 0.5 {
+                if rng.gen::<f64>() < 0.7 {
                     let z2 = log_uniform(rng, 0.02, 0.3);
-                    let th2 = log_uniform(rng, 0.02, 0.4);
+                    let th2 = log_uniform(rng, 0.05, 0.6);
                     let a2 = rng.gen_range(0.0..2.0 * PI);
                     shower(
                         rng,
                         z2 * hard,
                         e1 + th2 * a2.cos(),
                         wrap_phi(p1 + th2 * a2.sin()),
-                        1.25,
+                        1.15,
                         &mut parts,
                     );
                     hard *= 1.0 - z2;
                 }
-                shower(rng, hard, e1, wrap_phi(p1), 1.25, &mut parts);
-                shower(rng, z * pt, e2, wrap_phi(p2), 1.25, &mut parts);
+                shower(rng, hard, e1, wrap_phi(p1), 1.15, &mut parts);
+                shower(rng, z * pt, e2, wrap_phi(p2), 1.15, &mut parts);
                 // Wide-angle soft radiation of a coloured parton.
-                let n = poisson(rng, 7.0);
+                let n = poisson(rng, 5.0);
                 soft_disc(rng, n, 1.0, eta, phi, JET_RADIUS, &mut parts);
             }
         }
         // Underlying event, the same for both classes.
-        let n_ue = poisson(rng, 6.0);
-        soft_disc(rng, n_ue, 0.8, eta, phi, 1.0, &mut parts);
+        let n_ue = poisson(rng, 15.0);
+        soft_disc(rng, n_ue, 1.0, eta, phi, 1.0, &mut parts);
 
         let mut constituents = Vec::with_capacity(parts.len());
+        // Jet energy scale: one 8 % factor per jet, which also smears the mass.
+        let jes = (1.0 + 0.08 * gauss(rng)).max(0.5);
         for (e, p, t) in parts {
-            // Calorimeter-like smearing: 5 % on pT, 0.005 on the angles.
+            // Calorimeter-like smearing: 10 % on pT, 0.01 on the angles.
             let (n_pt, n_e, n_p) = (gauss(rng), gauss(rng), gauss(rng));
-            let t = t * (1.0 + 0.05 * n_pt);
-            let (e, p) = (e + 0.005 * n_e, wrap_phi(p + 0.005 * n_p));
+            let t = t * jes * (1.0 + 0.1 * n_pt).max(0.0);
+            let (e, p) = (e + 0.01 * n_e, wrap_phi(p + 0.01 * n_p));
             if t < 0.1 || crate::flavour::delta_r(e, p, eta, phi) >= JET_RADIUS {
                 continue;
             }

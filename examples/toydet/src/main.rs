@@ -77,3 +77,43 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_the_common_options() {
+        let c = parse_common(&args("--n 10 --seed 3 -o x.npz")).expect("valid arguments");
+        assert_eq!((c.n, c.seed, c.out), (10, 3, PathBuf::from("x.npz")));
+    }
+
+    #[test]
+    fn rejects_bad_arguments_with_a_message() {
+        for bad in [
+            "--n 10 --seed 3",
+            "--n -1 --seed 3 -o a",
+            "--n 1 --seed 3 -o",
+            "--x 1",
+        ] {
+            let e = parse_common(&args(bad)).err().expect("must fail");
+            assert!(!e.is_empty());
+        }
+        assert!(run(&args("nonsense")).is_err());
+        assert!(run(&[]).is_err());
+    }
+
+    #[test]
+    fn writes_a_flavour_file() {
+        let out = std::env::temp_dir().join(format!("toydet-cli-{}.npz", std::process::id()));
+        let o = out.display().to_string();
+        run(&args(&format!("flavour --n 20 --seed 5 -o {o}"))).expect("writes");
+        let bytes = std::fs::read(&out).expect("file exists");
+        assert_eq!(&bytes[..4], b"PK\x03\x04");
+        std::fs::remove_file(&out).expect("cleanup");
+    }
+}

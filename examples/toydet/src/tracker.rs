@@ -699,6 +699,24 @@ mod tests {
     }
 
     #[test]
+    fn pile_up_range_10_to_10000() {
+        for n in [10, 10_000] {
+            let cfg = TrackerConfig {
+                n_particles: n,
+                ..Default::default()
+            };
+            let ev = &generate_events(&cfg, 1, 2).unwrap()[0];
+            assert_eq!(ev.particles.len(), n);
+            // ~8.3 signal hits per particle plus 5 % noise.
+            let per = ev.hits.len() as f64 / n as f64;
+            assert!(
+                per > 6.0 && per < 10.5,
+                "{per} hits per particle at n = {n}"
+            );
+        }
+    }
+
+    #[test]
     fn invalid_config_is_an_error() {
         let cfg = TrackerConfig {
             n_particles: 0,

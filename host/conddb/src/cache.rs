@@ -150,7 +150,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = PayloadCache::new(dir.path()).unwrap();
         for bad in ["../../etc/passwd", "ABCDEF", &"G".repeat(64)] {
-            assert!(matches!(cache.get(bad), Err(CondError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(cache.get(bad), Err(CondError::Invalid(_))),
+                "{bad}"
+            );
         }
         assert!(cache.get(&"0".repeat(64)).unwrap().is_none());
     }
@@ -164,8 +167,14 @@ mod tests {
         let path = cache.path(&p.hash);
         let full = fs::read(&path).unwrap();
         fs::write(&path, &full[..full.len() - 10]).unwrap();
-        assert!(matches!(cache.get(&p.hash), Err(CondError::Integrity { .. })));
+        assert!(matches!(
+            cache.get(&p.hash),
+            Err(CondError::Integrity { .. })
+        ));
         fs::write(&path, b"no header at all").unwrap();
-        assert!(matches!(cache.get(&p.hash), Err(CondError::Integrity { .. })));
+        assert!(matches!(
+            cache.get(&p.hash),
+            Err(CondError::Integrity { .. })
+        ));
     }
 }

@@ -44,7 +44,8 @@ pub const EXIT_OTHER: u8 = 6;
 #[derive(clap::Args, Debug)]
 pub struct ConddbArgs {
     /// Database URL: sqlite://PATH or postgresql://USER@HOST:PORT/DB (password from PGPASSWORD).
-    #[arg(long, env = "HEPINFER_CONDDB")]
+    // hide_env_values: the URL may hold a password, and --help must not print it.
+    #[arg(long, env = "HEPINFER_CONDDB", hide_env_values = true)]
     pub db: String,
     /// Print results (and errors) as JSON on stdout.
     #[arg(long, global = true)]
@@ -119,7 +120,7 @@ pub enum ConddbCommand {
         #[arg(long)]
         other_db: Option<String>,
     },
-    /// Show which payload a global tag gives for a record, label and run[:lumi].
+    /// Show which payload a global tag gives for a record, label and RUN or RUN:LUMI.
     Resolve {
         /// Global tag.
         gt: String,
@@ -195,7 +196,7 @@ pub enum GtCommand {
         /// Release it is meant for.
         #[arg(long, default_value = "")]
         release: String,
-        /// Snapshot time: latest (default), now, YYYY-MM-DD[THH:MM:SS] (UTC) or µs since epoch.
+        /// Snapshot time: latest (default), now, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or µs since epoch.
         #[arg(long, default_value = "latest")]
         snapshot: String,
     },

@@ -24,6 +24,16 @@ pub struct ConditionsDb {
     actor: Actor,
 }
 
+impl std::fmt::Debug for ConditionsDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL's Display is redacted; the connection itself has nothing useful to show.
+        f.debug_struct("ConditionsDb")
+            .field("url", &self.url.to_string())
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who makes changes, recorded in every `tag_log` row.
 #[derive(Debug, Clone)]
 struct Actor {
@@ -32,14 +42,29 @@ struct Actor {
     command: String,
 }
 
+/// The login name of the real user id, or `uid N` if it has none (batch containers).
+fn user_from_uid() -> String {
+    // SAFETY: getuid cannot fail; getpwuid returns null or a pointer to a record that stays
+    // valid until the next getpw* call, and the name is copied out at once.
+    unsafe {
+        let uid = libc::getuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            if let Ok(name) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str() {
+                return name.to_string();
+            }
+        }
+        format!("uid {uid}")
+    }
+}
+
 impl Actor {
     fn from_environment() -> Self {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| {
-                // SAFETY: getuid has no preconditions and cannot fail.
-                format!("uid {}", unsafe { libc::getuid() })
-            });
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(user_from_uid);
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .or_else(|_| std::env::var("HOSTNAME"))
@@ -803,7 +828,10 @@ impl ConditionsDb {
                 name,
                 time,
                 "gt_create",
-                &format!("global tag created, release `{release}`, snapshot {snapshot}"),
+                &format!(
+                    "global tag created, release `{release}`, snapshot {}",
+                    crate::cli::format_time(snapshot)
+                ),
             )
         })
     }

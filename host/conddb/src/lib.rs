@@ -16,6 +16,8 @@
 //! # Ok::<(), hepinfer_conddb::CondError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod backend;
 mod cache;
 pub mod cli;
@@ -377,12 +379,18 @@ mod tests {
         let k = IovKey::new(362_000, 15);
         assert_eq!(k.value(TimeType::Run), 362_000);
         assert_eq!(k.value(TimeType::Lumi), (362_000u64 << 32) | 15);
-        assert_eq!(IovKey::from_value(k.value(TimeType::Lumi), TimeType::Lumi), k);
+        assert_eq!(
+            IovKey::from_value(k.value(TimeType::Lumi), TimeType::Lumi),
+            k
+        );
         assert_eq!("362000:15".parse::<IovKey>().unwrap(), k);
         assert_eq!("7".parse::<IovKey>().unwrap(), IovKey::new(7, 0));
         assert!("7:".parse::<IovKey>().is_err());
         assert!("-1".parse::<IovKey>().is_err());
-        assert_eq!(TimeType::Lumi.format_key(k.value(TimeType::Lumi)), "362000:15");
+        assert_eq!(
+            TimeType::Lumi.format_key(k.value(TimeType::Lumi)),
+            "362000:15"
+        );
     }
 
     #[test]

@@ -116,6 +116,8 @@ impl PgServer {
             run_as,
             stopped: AtomicBool::new(true),
         };
+        // Before anything can be left behind: a kill during initdb or start-up is cleaned up too.
+        server.spawn_watchdog();
         let data = server.base.join("data");
         server.run(
             "initdb",
@@ -158,7 +160,6 @@ impl PgServer {
             ) {
                 Ok(()) => {
                     server.stopped.store(false, Ordering::SeqCst);
-                    server.spawn_watchdog();
                     return Ok(server);
                 }
                 Err(e) => last = e,
@@ -295,16 +296,16 @@ impl PgServer {
             .map_err(|e| e.to_string())
     }
 
-    /// Stops the server (fast shutdown) and removes its files; idempotent.
+    /// Stops the server (fast shutdown) if it runs and removes its files; idempotent.
     pub fn stop(&self) {
-        if self.stopped.swap(true, Ordering::SeqCst) {
-            return;
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            let data = self.base.join("data");
+            let _ = self.run(
+                "pg_ctl",
+                &["-D", &data.to_string_lossy(), "-m", "fast", "-w", "stop"],
+            );
         }
-        let data = self.base.join("data");
-        let _ = self.run(
-            "pg_ctl",
-            &["-D", &data.to_string_lossy(), "-m", "fast", "-w", "stop"],
-        );
+        // Also after a failed start: nothing is left in the temporary directory.
         let _ = fs::remove_dir_all(&self.base);
     }
 }

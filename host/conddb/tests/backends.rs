@@ -32,6 +32,7 @@ backend_tests!(
     init_is_idempotent,
     diff_reports_mapping_and_iov_differences,
     copy_within_backend_preserves_everything,
+    concurrent_resolution_from_many_threads,
 );
 
 const T0: i64 = 1_000_000;
@@ -539,7 +540,11 @@ fn concurrent_cache_writers_leave_a_valid_file(fx: &Fixture) {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, std::slice::from_ref(&h), "temporary files left behind");
+    assert_eq!(
+        names,
+        std::slice::from_ref(&h),
+        "temporary files left behind"
+    );
     drop(dbs);
     fx.destroy();
     let db = ConditionsDb::init(&Fixture::sqlite().url, &opts).unwrap();
@@ -583,9 +588,7 @@ fn unreachable_database_retries_then_fails_without_password(fx: &Fixture) {
 fn open_does_not_create_or_accept_uninitialised(fx: &Fixture) {
     match fx.kind {
         Kind::Sqlite => {
-            let e = ConditionsDb::open(&fx.url, &fx.opts())
-                .err()
-                .expect("must fail");
+            let e = ConditionsDb::open(&fx.url, &fx.opts()).expect_err("must fail");
             assert!(matches!(e, CondError::Unreachable { .. }), "{e:?}");
             assert!(!std::path::Path::new(fx.url.trim_start_matches("sqlite://")).exists());
             std::fs::write(fx.url.trim_start_matches("sqlite://"), b"").unwrap();
@@ -593,9 +596,7 @@ fn open_does_not_create_or_accept_uninitialised(fx: &Fixture) {
         Kind::Postgres => {}
     }
     // The database exists but has no schema.
-    let e = ConditionsDb::open(&fx.url, &fx.opts())
-        .err()
-        .expect("must fail");
+    let e = ConditionsDb::open(&fx.url, &fx.opts()).expect_err("must fail");
     assert!(matches!(e, CondError::Schema(_)), "{e:?}");
     assert!(e.to_string().contains("init"), "{e}");
     fx.init();
@@ -612,9 +613,7 @@ fn init_is_idempotent(fx: &Fixture) {
         "INSERT INTO schema_version (version, applied_at) VALUES ({}, 0)",
         hepinfer_conddb::SCHEMA_VERSION + 1
     ));
-    let e = ConditionsDb::open(&fx.url, &fx.opts())
-        .err()
-        .expect("newer schema refused");
+    let e = ConditionsDb::open(&fx.url, &fx.opts()).expect_err("newer schema refused");
     assert!(matches!(e, CondError::Schema(_)), "{e:?}");
 }
 
@@ -670,4 +669,32 @@ fn copy_within_backend_preserves_everything(fx: &Fixture) {
         dst.map("GT1", "Rec", "", "l", None),
         Err(CondError::Locked(_))
     ));
+}
+
+fn concurrent_resolution_from_many_threads(fx: &Fixture) {
+    let db = fx.init();
+    let h = payloads(&db, 20);
+    run_tag(&db, "t", Synchronization::Offline);
+    for (i, hash) in h.iter().enumerate() {
+        db.append_iov("t", key(1 + 100 * i as u32), hash, None)
+            .unwrap();
+    }
+    gt(&db, "GT", None, "t");
+    // One shared handle, as the host's instances on many framework threads use it.
+    std::thread::scope(|s| {
+        for t in 0..4u32 {
+            let (db, h) = (&db, &h);
+            s.spawn(move || {
+                for j in 0..60u32 {
+                    let run = 1 + (t * 977 + j * 131) % 2000;
+                    let r = db.resolve("GT", "Rec", "lab", key(run)).expect("resolve");
+                    let i = ((run - 1) / 100) as usize;
+                    assert_eq!(r.payload_hash, h[i], "run {run}");
+                    assert_eq!(r.since, 1 + 100 * i as u64);
+                    let p = db.payload(&r.payload_hash).expect("payload");
+                    assert_eq!(p.hash, r.payload_hash);
+                }
+            });
+        }
+    });
 }

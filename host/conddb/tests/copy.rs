@@ -108,3 +108,28 @@ fn postgres_connection_loss_is_retried() {
     assert_eq!(before, after);
     let _ = ConditionsDb::open(&fx.url, &fx.opts()).unwrap();
 }
+
+#[test]
+fn cached_payloads_survive_a_stopped_server() {
+    // A server of its own, so stopping it does not disturb the other tests.
+    let server = hepinfer_conddb::testserver::PgServer::start()
+        .unwrap_or_else(|e| panic!("the PostgreSQL test server could not be started: {e}"));
+    let url = server.fresh_database().expect("database");
+    let cache = tempfile::tempdir().unwrap();
+    let opts = hepinfer_conddb::ConnectOptions {
+        retries: 2,
+        backoff: std::time::Duration::from_millis(20),
+        payload_cache: Some(cache.path().to_path_buf()),
+    };
+    let db = ConditionsDb::init(&url, &opts).unwrap();
+    let model = vec![7u8; 100_000];
+    let h = db.insert_payload("onnx", &model, None).unwrap();
+    let other = db.insert_payload("onnx", b"not fetched", None).unwrap();
+    assert_eq!(db.payload(&h).unwrap().data, model);
+    server.stop();
+    assert_eq!(db.payload(&h).expect("served from the cache").data, model);
+    match db.payload(&other) {
+        Err(CondError::Unreachable { attempts, .. }) => assert_eq!(attempts, 3),
+        other => panic!("expected Unreachable after the retries, got {other:?}"),
+    }
+}

@@ -160,6 +160,32 @@ pub fn environment(configured: Option<&Path>) -> Result<Arc<OrtEnv>> {
     Ok(env)
 }
 
+impl OrtEnv {
+    /// The `ort` environment (for code that builds its own sessions, e.g. benchmarks).
+    pub fn ort(&self) -> &ort::environment::Environment {
+        &self.env
+    }
+}
+
+/// A session builder with the options the host uses for every model: `intra_op_threads`, one
+/// inter-op thread, sequential execution, all graph optimisations, CPU arena as configured.
+/// Benchmarks build their direct-ONNX-Runtime reference with it so both sides match.
+pub fn session_builder(env: &OrtEnv, opts: &LoadOptions) -> Result<ort::session::builder::SessionBuilder> {
+    let e = |e: ort::Error| Error::Model(format!("ONNX Runtime session options: {e}"));
+    Session::builder(&env.env)
+        .map_err(e)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|x| e(x.into()))?
+        .with_intra_threads(opts.intra_op_threads)
+        .map_err(|x| e(x.into()))?
+        .with_inter_threads(1)
+        .map_err(|x| e(x.into()))?
+        .with_parallel_execution(false)
+        .map_err(|x| e(x.into()))?
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(opts.cpu_arena).build()])
+        .map_err(|x| e(x.into()))
+}
+
 /// The environment if one was created already.
 pub fn current_environment() -> Option<Arc<OrtEnv>> {
     ENV.lock().clone()
@@ -218,20 +244,7 @@ impl OnnxModel {
         let mut sessions = Vec::with_capacity(n);
         for _ in 0..n {
             let e = |e: ort::Error| Error::Model(format!("ONNX Runtime cannot load the model: {e}"));
-            let mut b = Session::builder(&env.env)
-                .map_err(e)?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(|x| e(x.into()))?
-                .with_intra_threads(opts.intra_op_threads)
-                .map_err(|x| e(x.into()))?
-                .with_inter_threads(1)
-                .map_err(|x| e(x.into()))?
-                .with_parallel_execution(false)
-                .map_err(|x| e(x.into()))?
-                .with_execution_providers([ort::ep::CPU::default()
-                    .with_arena_allocator(opts.cpu_arena)
-                    .build()])
-                .map_err(|x| e(x.into()))?;
+            let mut b = session_builder(&env, opts)?;
             if let Some(p) = &prepacked {
                 b = b.with_prepacked_weights(p).map_err(|x| e(x.into()))?;
             }

@@ -82,6 +82,8 @@ pub enum ErrorKind {
     Panic = 3,
     /// Any other failure.
     Internal = 4,
+    /// The conditions database could not say which model serves the event.
+    Conditions = 5,
 }
 
 /// An error returned by a plugin across the boundary.

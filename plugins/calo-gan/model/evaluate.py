@@ -81,8 +81,8 @@ def main():
                  "toy_response": float(mr), "gan_response": float(mf), "response_ratio": float(mf / mr),
                  "toy_resolution": float(sr), "gan_resolution": float(sf), "resolution_ratio": float(sf / sr)}
             bins.append(b)
-            worst_mean = max(worst_mean, abs(mf / mr - 1))
-            worst_res = max(worst_res, abs(sf / sr - 1))
+            worst_mean = max(worst_mean, float(abs(mf / mr - 1)))
+            worst_res = max(worst_res, float(abs(sf / sr - 1)))
     # Response plot.
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2), dpi=70)
     for k, c in enumerate(["C0", "C1", "C2"]):

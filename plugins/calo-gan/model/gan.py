@@ -17,22 +17,27 @@ def energy_feature(energy):
 class Generator(nn.Module):
     """(noise [N, Z], energy [N, 1] GeV, one-hot [N, 3]) -> layers in GeV, non-negative.
 
-    The network predicts cell energies as fractions of the incident energy (ReLU: exact zeros as
-    after zero suppression), so that the output scales with E by construction.
+    A shared body feeds two heads: the total response (sum of cells / E, softplus) and the shape
+    (ReLU cell weights normalised to sum 1; ReLU gives exact zeros as after zero suppression).
+    cells = E * response * shape, so the energy scale and its spread are one explicit output
+    that the moment loss can pin down, while the body keeps shape and response correlated.
     """
 
     def __init__(self, hidden=256):
         super().__init__()
-        self.net = nn.Sequential(
+        self.body = nn.Sequential(
             nn.Linear(Z_DIM + 4, hidden), nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-            nn.Linear(hidden, N_TOTAL),
         )
+        self.shape = nn.Linear(hidden, N_TOTAL)
+        self.response = nn.Linear(hidden, 1)
 
     def forward(self, noise, energy, particle):
-        cond = torch.cat([noise, energy_feature(energy), particle], dim=1)
-        cells = torch.relu(self.net(cond)) * (energy * 0.05)
+        h = self.body(torch.cat([noise, energy_feature(energy), particle], dim=1))
+        w = torch.relu(self.shape(h))
+        frac = w / (w.sum(1, keepdim=True) + 1e-6)
+        cells = frac * (nn.functional.softplus(self.response(h)) * energy)
         l0 = cells[:, :288].reshape(-1, 3, 96)
         l1 = cells[:, 288:432].reshape(-1, 12, 12)
         l2 = cells[:, 432:].reshape(-1, 12, 6)

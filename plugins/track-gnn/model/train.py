@@ -1,6 +1,6 @@
 """Trains the track-gnn interaction network on toydet tracker events and exports it.
 
-    python train.py [--steps 900] [--out .]
+    python train.py [--steps 2000] [--out .]
 
 Reproducible: fixed seeds for the data (toydet seed 1001), the initial weights and the sector
 sampling; one CPU thread. Writes track_gnn.onnx, track_gnn.pt (TorchScript) and train_log.json.
@@ -70,7 +70,7 @@ def export(model, graph, out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=900)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--out", default=str(pathlib.Path(__file__).parent))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
@@ -86,7 +86,7 @@ def main():
           f"data {time.time() - t0:.0f}s", flush=True)
     model = gnn.EdgeClassifier()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=args.steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.steps, pct_start=0.05)
     log = []
     t1 = time.time()
     for step in range(args.steps):

@@ -174,6 +174,22 @@ fn as_sql(v: &Value) -> &(dyn ToSql + Sync) {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn credentials_come_from_the_environment_unless_in_the_url() {
+        // Only this test touches these variables.
+        std::env::set_var("PGPASSWORD", "from-env");
+        std::env::set_var("PGUSER", "envuser");
+        let cfg = super::config_from("postgresql://127.0.0.1:5433/cond").unwrap();
+        assert_eq!(cfg.get_password(), Some(&b"from-env"[..]));
+        assert_eq!(cfg.get_user(), Some("envuser"));
+        assert_eq!(cfg.get_dbname(), Some("cond"));
+        let cfg = super::config_from("postgresql://alice:inurl@127.0.0.1/cond").unwrap();
+        assert_eq!(cfg.get_password(), Some(&b"inurl"[..]));
+        assert_eq!(cfg.get_user(), Some("alice"));
+        std::env::remove_var("PGPASSWORD");
+        std::env::remove_var("PGUSER");
+    }
+
+    #[test]
     fn placeholders_are_numbered() {
         assert_eq!(
             super::numbered("SELECT a FROM t WHERE b = ? AND c <= ?"),

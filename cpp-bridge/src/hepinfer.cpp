@@ -1,0 +1,199 @@
+// The C++ API of hepinfer (include/hepinfer/hepinfer.hpp) on top of the cxx bridge
+// (src/lib.rs, whose generated declarations are "hepinfer-cxx/src/lib.rs.h").
+#include <hepinfer/hepinfer.hpp>
+
+#include "hepinfer-cxx/src/lib.rs.h"
+
+#include <cstring>
+
+namespace hepinfer {
+namespace {
+
+// Throws the bridge's failed status as hepinfer::Error.
+[[noreturn]] void raise(const ffi::Status& st) {
+  throw Error(static_cast<Status>(st.code), std::string(st.message));
+}
+
+rust::Str str(std::string_view s) { return rust::Str(s.data(), s.size()); }
+
+// The C log callback the host calls; forwards to the C++ callback and keeps exceptions from
+// unwinding into the library.
+extern "C" void log_trampoline(std::uint32_t level, const char* message, void* user_data) {
+  try {
+    (*static_cast<const LogCallback*>(user_data))(static_cast<LogLevel>(level), message);
+  } catch (...) {
+    // Documented: a throwing log callback loses that message, nothing else.
+  }
+}
+
+}  // namespace
+
+const char* status_name(Status status) noexcept { return hepinfer_status_name(static_cast<std::uint32_t>(status)); }
+
+std::string_view version() noexcept {
+  rust::Str v = ffi::version();
+  return {v.data(), v.size()};
+}
+
+void check_abi_version() {
+  if (ffi::abi_version() != HEPINFER_ABI_VERSION) {
+    throw Error(Status::InvalidArgument, "libhepinfer has ABI version " + std::to_string(ffi::abi_version()) +
+                                             " but this program was compiled against version " +
+                                             std::to_string(HEPINFER_ABI_VERSION));
+  }
+}
+
+Error::Error(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+
+const char* dtype_name(DType dtype) noexcept {
+  switch (dtype) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::I32: return "i32";
+    case DType::I64: return "i64";
+    case DType::U8: return "u8";
+  }
+  return "unknown";
+}
+
+Input::Input(const char* name, DType dtype, const void* data, const std::int64_t* shape, std::size_t rank)
+    : name_(name), dtype_(dtype), rank_(rank), data_(data) {
+  if (rank > HEPINFER_MAX_RANK) {
+    throw Error(Status::InvalidInput, std::string("input '") + (name ? name : "(null)") + "': rank " +
+                                          std::to_string(rank) + " exceeds " + std::to_string(HEPINFER_MAX_RANK));
+  }
+  if (rank > 0 && shape != nullptr) std::memcpy(shape_.data(), shape, rank * sizeof(std::int64_t));
+}
+
+std::size_t Tensor::size() const noexcept {
+  std::size_t n = 1;
+  for (std::size_t i = 0; i < t_.rank; ++i) n *= static_cast<std::size_t>(t_.shape[i]);
+  return n;
+}
+
+void Tensor::check_dtype(DType want) const {
+  if (dtype() != want) {
+    throw Error(Status::InvalidArgument, "output '" + std::string(name()) + "' is " + dtype_name(dtype()) +
+                                             ", not " + dtype_name(want));
+  }
+}
+
+Outputs& Outputs::operator=(Outputs&& o) noexcept {
+  if (this != &o) {
+    ffi::outputs_free(p_);
+    p_ = std::exchange(o.p_, nullptr);
+  }
+  return *this;
+}
+
+Outputs::~Outputs() { ffi::outputs_free(p_); }
+
+std::size_t Outputs::size() const noexcept { return ffi::outputs_count(p_); }
+
+Tensor Outputs::at(std::size_t index) const {
+  hepinfer_tensor t{};
+  ffi::Status st;
+  if (!ffi::outputs_get(p_, index, &t, st)) raise(st);
+  return Tensor(t);
+}
+
+Tensor Outputs::find(std::string_view name) const {
+  hepinfer_tensor t{};
+  ffi::Status st;
+  if (!ffi::outputs_find(p_, str(name), &t, st)) raise(st);
+  return Tensor(t);
+}
+
+std::vector<Provenance> Outputs::provenance() const {
+  std::vector<Provenance> v;
+  const std::size_t n = ffi::outputs_provenance_count(p_);
+  v.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ffi::Status st;
+    ffi::Provenance p = ffi::outputs_provenance(p_, i, st);
+    if (st.code != HEPINFER_OK) raise(st);
+    v.push_back({std::string(p.model), std::string(p.payload_hash)});
+  }
+  return v;
+}
+
+void Instance::Free::operator()(hepinfer_instance* p) const noexcept { ffi::instance_free(p); }
+
+Instance& Instance::operator=(Instance&& o) noexcept {
+  if (this != &o) {
+    p_.reset();  // the old instance goes before the callback it may log through
+    log_ = std::move(o.log_);
+    p_ = std::move(o.p_);
+  }
+  return *this;
+}
+
+Instance::~Instance() = default;
+
+Outputs Instance::process(const EventKey& key, const Input* inputs, std::size_t n_inputs) const {
+  // The C views live on the stack for the usual few inputs.
+  constexpr std::size_t kStack = 8;
+  std::array<hepinfer_tensor, kStack> stack;
+  std::vector<hepinfer_tensor> heap;
+  hepinfer_tensor* views = stack.data();
+  if (n_inputs > kStack) {
+    heap.resize(n_inputs);
+    views = heap.data();
+  }
+  for (std::size_t i = 0; i < n_inputs; ++i) views[i] = inputs[i].to_c();
+  ffi::Status st;
+  hepinfer_outputs* out =
+      ffi::process(p_.get(), key.run, key.lumi, key.event, inputs ? views : nullptr, n_inputs, st);
+  if (out == nullptr) raise(st);
+  return Outputs(out);
+}
+
+std::string Instance::stats_json() const {
+  ffi::Status st;
+  rust::String json = ffi::instance_stats_json(p_.get(), st);
+  if (st.code != HEPINFER_OK) raise(st);
+  return std::string(json);
+}
+
+void Host::Free::operator()(hepinfer_host* p) const noexcept { ffi::host_free(p); }
+
+Host::Host(std::string_view config_json, LogCallback log) {
+  check_abi_version();
+  std::size_t callback = 0, user_data = 0;
+  if (log) {
+    log_ = std::make_shared<LogCallback>(std::move(log));
+    callback = reinterpret_cast<std::size_t>(&log_trampoline);
+    user_data = reinterpret_cast<std::size_t>(log_.get());
+  }
+  ffi::Status st;
+  hepinfer_host* h = ffi::host_create(str(config_json), callback, user_data, st);
+  if (h == nullptr) raise(st);
+  p_.reset(h);
+}
+
+Host& Host::operator=(Host&& o) noexcept {
+  if (this != &o) {
+    p_.reset();  // the old host goes before the callback it may log through
+    log_ = std::move(o.log_);
+    p_ = std::move(o.p_);
+  }
+  return *this;
+}
+
+Host::~Host() = default;
+
+Instance Host::instance(std::string_view plugin, std::string_view config_json) const {
+  ffi::Status st;
+  hepinfer_instance* i = ffi::instance_create(p_.get(), str(plugin), str(config_json), st);
+  if (i == nullptr) raise(st);
+  return Instance(i, log_);
+}
+
+std::string Host::plugins_json() const {
+  ffi::Status st;
+  rust::String json = ffi::host_plugins_json(p_.get(), st);
+  if (st.code != HEPINFER_OK) raise(st);
+  return std::string(json);
+}
+
+}  // namespace hepinfer

@@ -1,0 +1,156 @@
+//! A thin safe Rust wrapper over this crate's own C ABI, used by the `hepinfer demo` and
+//! `hepinfer bench` commands so that they measure and exercise exactly what a C++ framework calls.
+
+use crate::abi::*;
+use std::ffi::{CStr, CString};
+use std::ptr;
+
+/// An error from the C ABI: status name and message.
+#[derive(Debug)]
+pub struct CError {
+    /// Status code.
+    pub status: hepinfer_status,
+    /// Message.
+    pub message: String,
+}
+
+impl std::fmt::Display for CError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = unsafe { CStr::from_ptr(hepinfer_status_name(self.status as u32)) };
+        write!(f, "{}: {}", name.to_string_lossy(), self.message)
+    }
+}
+
+impl std::error::Error for CError {}
+
+fn take(status: hepinfer_status, err: *mut hepinfer_error) -> Result<(), CError> {
+    if status == hepinfer_status::HEPINFER_OK {
+        return Ok(());
+    }
+    let message = unsafe { CStr::from_ptr(hepinfer_error_message(err)).to_string_lossy().into_owned() };
+    unsafe { hepinfer_error_free(err) };
+    Err(CError { status, message })
+}
+
+/// `hepinfer_host*`.
+pub struct CHost(*mut hepinfer_host);
+// SAFETY: the C API documents a host as shareable by all threads once created.
+unsafe impl Send for CHost {}
+unsafe impl Sync for CHost {}
+
+/// `hepinfer_instance*`.
+pub struct CInstance(*mut hepinfer_instance);
+// SAFETY: the C API documents hepinfer_process as safe to call concurrently on one instance.
+unsafe impl Send for CInstance {}
+unsafe impl Sync for CInstance {}
+
+/// `hepinfer_outputs*`.
+pub struct COutputs(*mut hepinfer_outputs);
+
+fn cstring(s: &str) -> Result<CString, CError> {
+    CString::new(s).map_err(|_| CError { status: hepinfer_status::HEPINFER_INVALID_ARGUMENT, message: "NUL in string".into() })
+}
+
+impl CHost {
+    /// `hepinfer_host_create` (logging to stderr).
+    pub fn new(config_json: &str) -> Result<Self, CError> {
+        let cfg = cstring(config_json)?;
+        let mut host = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe { hepinfer_host_create(cfg.as_ptr(), None, ptr::null_mut(), &mut host, &mut err) };
+        take(st, err).map(|()| CHost(host))
+    }
+
+    /// `hepinfer_instance_create`.
+    pub fn instance(&self, plugin: &str, config_json: &str) -> Result<CInstance, CError> {
+        let (p, c) = (cstring(plugin)?, cstring(config_json)?);
+        let mut inst = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe { hepinfer_instance_create(self.0, p.as_ptr(), c.as_ptr(), &mut inst, &mut err) };
+        take(st, err).map(|()| CInstance(inst))
+    }
+}
+
+impl Drop for CHost {
+    fn drop(&mut self) {
+        unsafe { hepinfer_host_free(self.0) }
+    }
+}
+
+impl CInstance {
+    /// `hepinfer_process`.
+    pub fn process(&self, key: hepinfer_event_key, inputs: &[hepinfer_tensor]) -> Result<COutputs, CError> {
+        let mut out = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe { hepinfer_process(self.0, key, inputs.as_ptr(), inputs.len(), &mut out, &mut err) };
+        take(st, err).map(|()| COutputs(out))
+    }
+
+    /// `hepinfer_instance_stats_json`, parsed.
+    pub fn stats(&self) -> Result<serde_json::Value, CError> {
+        let mut s = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe { hepinfer_instance_stats_json(self.0, &mut s, &mut err) };
+        take(st, err)?;
+        let text = unsafe { CStr::from_ptr(s).to_string_lossy().into_owned() };
+        unsafe { hepinfer_string_free(s) };
+        serde_json::from_str(&text).map_err(|e| CError { status: hepinfer_status::HEPINFER_INTERNAL, message: e.to_string() })
+    }
+}
+
+impl Drop for CInstance {
+    fn drop(&mut self) {
+        unsafe { hepinfer_instance_free(self.0) }
+    }
+}
+
+impl COutputs {
+    /// The `f32` output `name` (copied).
+    pub fn f32(&self, name: &str) -> Result<Vec<f32>, CError> {
+        let n = cstring(name)?;
+        let mut t = std::mem::MaybeUninit::<hepinfer_tensor>::uninit();
+        let mut err = ptr::null_mut();
+        let st = unsafe { hepinfer_outputs_find(self.0, n.as_ptr(), t.as_mut_ptr(), &mut err) };
+        take(st, err)?;
+        let t = unsafe { t.assume_init() };
+        if t.dtype != hepinfer_dtype::HEPINFER_F32 as u32 {
+            return Err(CError { status: hepinfer_status::HEPINFER_INTERNAL, message: format!("output {name} is not f32") });
+        }
+        let shape = unsafe { std::slice::from_raw_parts(t.shape, t.rank) };
+        let len: i64 = shape.iter().product();
+        Ok(unsafe { std::slice::from_raw_parts(t.data as *const f32, len as usize) }.to_vec())
+    }
+
+    /// Provenance entries (model, payload hash).
+    pub fn provenance(&self) -> Vec<(String, String)> {
+        let n = unsafe { hepinfer_outputs_provenance_count(self.0) };
+        (0..n)
+            .filter_map(|i| {
+                let (mut m, mut h) = (ptr::null(), ptr::null());
+                let st = unsafe { hepinfer_outputs_provenance(self.0, i, &mut m, &mut h) };
+                (st == hepinfer_status::HEPINFER_OK).then(|| unsafe {
+                    (CStr::from_ptr(m).to_string_lossy().into_owned(), CStr::from_ptr(h).to_string_lossy().into_owned())
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for COutputs {
+    fn drop(&mut self) {
+        unsafe { hepinfer_outputs_free(self.0) }
+    }
+}
+
+/// A C input view of an `f32` array.
+pub fn f32_input(name: &CStr, shape: &[i64], data: &[f32]) -> hepinfer_tensor {
+    hepinfer_tensor {
+        name: name.as_ptr(),
+        dtype: hepinfer_dtype::HEPINFER_F32 as u32,
+        rank: shape.len(),
+        shape: shape.as_ptr(),
+        data: data.as_ptr().cast(),
+        offsets: ptr::null(),
+        n_offsets: 0,
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of hepinfer on a fresh machine: installs what the tests need, fetches ONNX
+# Runtime, builds the workspace and plugins, checks formatting, lints, the C header, the shipped
+# model files, and runs the Rust, C and database test suites. `.ci/run` runs exactly this.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "system packages"
+bash scripts/install-deps.sh
+
+step "ONNX Runtime 1.31.1 (from the onnxruntime wheel)"
+bash scripts/fetch-onnxruntime.sh
+
+step "shipped model files match their cards"
+for sums in plugins/*/model/SHA256SUMS; do
+  [ -f "$sums" ] || continue
+  (cd "$(dirname "$sums")" && sha256sum --quiet -c SHA256SUMS) || { echo "hash mismatch in $sums" >&2; exit 1; }
+  echo "ok: $sums"
+done
+
+step "format"
+cargo fmt --all --check
+
+step "build (debug) and gather plugins"
+bash scripts/build.sh debug
+
+step "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "tests"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+# cargo's own summary lines are read by CI; make sure at least one test ran.
+grep -q "test result: ok" target/test-output.txt
