@@ -9,4 +9,4 @@ bash scripts/install-deps.sh
 bash scripts/build.sh release
 target="${CARGO_TARGET_DIR:-$root/target}/release"
 bash scripts/make-demo-db.sh "$target/hepinfer" "$target/demo/conditions.db"
-exec "$target/hepinfer" --conddb "sqlite://$target/demo/conditions.db" --global-tag HEPINFER_DEMO_V1 demo "$@"
+exec "$target/hepinfer-demo" --conddb "sqlite://$target/demo/conditions.db" --global-tag HEPINFER_DEMO_V1 "$@"

@@ -16,10 +16,19 @@ use std::path::{Path, PathBuf};
 
 fn paths() -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().expect("bench path");
-    let profile = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
     let plugins = profile.join("hepinfer-plugins");
-    assert!(plugins.is_dir(), "{} missing: run scripts/build.sh release first", plugins.display());
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/seq-classifier/model/model.onnx");
+    assert!(
+        plugins.is_dir(),
+        "{} missing: run scripts/build.sh release first",
+        plugins.display()
+    );
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/seq-classifier/model/model.onnx");
     (plugins, model)
 }
 
@@ -41,7 +50,10 @@ fn overhead(c: &mut Criterion) {
         cpu_arena: false,
     };
     let bytes = std::fs::read(&model).expect("model");
-    let mut direct = onnx::session_builder(&env, &opts).expect("builder").commit_from_memory(&bytes).expect("session");
+    let mut direct = onnx::session_builder(&env, &opts)
+        .expect("builder")
+        .commit_from_memory(&bytes)
+        .expect("session");
     let name = CString::new("sequences").expect("name");
 
     let mut group = c.benchmark_group("overhead");
@@ -59,7 +71,10 @@ fn overhead(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("rust_api", batch), &batch, |b, _| {
             b.iter(|| {
                 let out = rust_inst
-                    .process(EventKey::default(), &[TensorView::f32("sequences", &shape, &x)])
+                    .process(
+                        EventKey::default(),
+                        &[TensorView::f32("sequences", &shape, &x)],
+                    )
                     .expect("process");
                 out.tensors.into_iter().next().expect("output")
             })
@@ -67,7 +82,9 @@ fn overhead(c: &mut Criterion) {
         let input = [f32_input(&name, &shape, &x)];
         group.bench_with_input(BenchmarkId::new("c_abi", batch), &batch, |b, _| {
             b.iter(|| {
-                let out = c_inst.process(hepinfer_event_key::default(), &input).expect("process");
+                let out = c_inst
+                    .process(hepinfer_event_key::default(), &input)
+                    .expect("process");
                 out.f32("probabilities").expect("output")
             })
         });

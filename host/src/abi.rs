@@ -17,8 +17,8 @@
 //! while another thread uses it.
 #![allow(non_camel_case_types)]
 
-use crate::error::{panic_text, Error};
 pub use crate::error::hepinfer_status;
+use crate::error::{panic_text, Error};
 use crate::host::Host;
 use crate::instance::{CallOutputs, Instance};
 use crate::logging::LogCallback;
@@ -138,7 +138,10 @@ pub struct hepinfer_error {
 
 fn make_error(e: &Error) -> *mut hepinfer_error {
     let message = CString::new(e.to_string().replace('\0', "\u{FFFD}")).unwrap_or_default();
-    Box::into_raw(Box::new(hepinfer_error { status: e.status(), message }))
+    Box::into_raw(Box::new(hepinfer_error {
+        status: e.status(),
+        message,
+    }))
 }
 
 /// Runs `f` behind the panic barrier and reports its error through `out_error`.
@@ -244,7 +247,11 @@ pub unsafe extern "C" fn hepinfer_host_create(
             return Err(null_arg("out_host"));
         }
         *out_host = ptr::null_mut();
-        let config = if config_json.is_null() { "" } else { str_arg(config_json, "config_json")? };
+        let config = if config_json.is_null() {
+            ""
+        } else {
+            str_arg(config_json, "config_json")?
+        };
         let cb: Option<LogCallback> = log_callback;
         let host = Host::new(config, cb, user_data)?;
         *out_host = Box::into_raw(Box::new(hepinfer_host { host }));
@@ -279,10 +286,16 @@ pub unsafe extern "C" fn hepinfer_host_plugins_json(
         if out_json.is_null() {
             return Err(null_arg("out_json"));
         }
-        let list: Vec<serde_json::Value> =
-            host.host.plugins().iter().map(|p| crate::loader::describe_json(p)).collect();
+        let list: Vec<serde_json::Value> = host
+            .host
+            .plugins()
+            .iter()
+            .map(|p| crate::loader::describe_json(p))
+            .collect();
         let text = serde_json::to_string(&list).map_err(|e| Error::Internal(e.to_string()))?;
-        *out_json = CString::new(text).map_err(|e| Error::Internal(e.to_string()))?.into_raw();
+        *out_json = CString::new(text)
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .into_raw();
         Ok(())
     })
 }
@@ -309,7 +322,11 @@ pub unsafe extern "C" fn hepinfer_instance_create(
         *out_instance = ptr::null_mut();
         let host = host.as_ref().ok_or_else(|| null_arg("host"))?;
         let plugin = str_arg(plugin, "plugin")?;
-        let config = if config_json.is_null() { "" } else { str_arg(config_json, "config_json")? };
+        let config = if config_json.is_null() {
+            ""
+        } else {
+            str_arg(config_json, "config_json")?
+        };
         let inner = host.host.instance(plugin, config)?;
         *out_instance = Box::into_raw(Box::new(hepinfer_instance { inner }));
         Ok(())
@@ -331,8 +348,12 @@ pub unsafe extern "C" fn hepinfer_instance_free(instance: *mut hepinfer_instance
 unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorView<'a>, Error> {
     let name = str_arg(t.name, &format!("inputs[{index}].name"))?;
     let bad = |msg: String| Error::InvalidInput(format!("input '{name}': {msg}"));
-    let dtype = DType::from_raw(t.dtype)
-        .ok_or_else(|| bad(format!("unknown dtype {} (expected a hepinfer_dtype value)", t.dtype)))?;
+    let dtype = DType::from_raw(t.dtype).ok_or_else(|| {
+        bad(format!(
+            "unknown dtype {} (expected a hepinfer_dtype value)",
+            t.dtype
+        ))
+    })?;
     if t.rank > HEPINFER_MAX_RANK {
         return Err(bad(format!("rank {} exceeds {HEPINFER_MAX_RANK}", t.rank)));
     }
@@ -348,24 +369,32 @@ unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorV
         if d < 0 {
             return Err(bad(format!("dimension {axis} is negative ({d})")));
         }
-        n = n.checked_mul(d as u64).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+        n = n
+            .checked_mul(d as u64)
+            .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
     }
     let bytes = n.saturating_mul(dtype.size() as u64);
     if bytes > HEPINFER_MAX_INPUT_BYTES {
-        return Err(bad(format!("shape {shape:?} is {bytes} bytes, above the limit of {HEPINFER_MAX_INPUT_BYTES}")));
+        return Err(bad(format!(
+            "shape {shape:?} is {bytes} bytes, above the limit of {HEPINFER_MAX_INPUT_BYTES}"
+        )));
     }
     let n = n as usize;
     if n > 0 {
         if t.data.is_null() {
             return Err(bad(format!("data is NULL for {n} elements")));
         }
-        if (t.data as usize) % dtype.size() != 0 {
+        if !(t.data as usize).is_multiple_of(dtype.size()) {
             return Err(bad(format!("data pointer is not aligned for {dtype}")));
         }
     }
     macro_rules! slice {
         ($ty:ty) => {
-            if n == 0 { &[][..] } else { std::slice::from_raw_parts(t.data as *const $ty, n) }
+            if n == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(t.data as *const $ty, n)
+            }
         };
     }
     let data = match dtype {
@@ -378,15 +407,23 @@ unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorV
     let offsets: &[i64] = if t.n_offsets == 0 {
         &[]
     } else if t.offsets.is_null() {
-        return Err(bad(format!("offsets is NULL with n_offsets {}", t.n_offsets)));
-    } else if (t.offsets as usize) % 8 != 0 {
+        return Err(bad(format!(
+            "offsets is NULL with n_offsets {}",
+            t.n_offsets
+        )));
+    } else if !(t.offsets as usize).is_multiple_of(8) {
         return Err(bad("offsets pointer is not aligned for int64".into()));
     } else if t.n_offsets as u64 > n as u64 + (HEPINFER_MAX_INPUT_BYTES / 8) {
         return Err(bad(format!("n_offsets {} is implausible", t.n_offsets)));
     } else {
         std::slice::from_raw_parts(t.offsets, t.n_offsets)
     };
-    Ok(TensorView { name: name.into(), shape: shape.into(), data, offsets: offsets.into() })
+    Ok(TensorView {
+        name: name.into(),
+        shape: shape.into(),
+        data,
+        offsets: offsets.into(),
+    })
 }
 
 /// Runs the instance's plugin on one event. `inputs` are borrowed for the duration of the call
@@ -416,13 +453,21 @@ pub unsafe extern "C" fn hepinfer_process(
         let raw: &[hepinfer_tensor] = if n_inputs == 0 {
             &[]
         } else if inputs.is_null() {
-            instance.inner.stats().record(std::time::Duration::ZERO, true);
+            instance
+                .inner
+                .stats()
+                .record(std::time::Duration::ZERO, true);
             return Err(null_arg("inputs"));
         } else {
             std::slice::from_raw_parts(inputs, n_inputs)
         };
         let start = std::time::Instant::now();
-        let views = match raw.iter().enumerate().map(|(i, t)| input_view(t, i)).collect::<Result<Vec<_>, _>>() {
+        let views = match raw
+            .iter()
+            .enumerate()
+            .map(|(i, t)| input_view(t, i))
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(v) => v,
             Err(e) => {
                 // A call refused before reaching the plugin is still a failed call of this instance.
@@ -430,12 +475,24 @@ pub unsafe extern "C" fn hepinfer_process(
                 return Err(e);
             }
         };
-        let key = EventKey { run: key.run, lumi: key.lumi, event: key.event };
+        let key = EventKey {
+            run: key.run,
+            lumi: key.lumi,
+            event: key.event,
+        };
         let out = instance.inner.process(key, &views)?;
         let cstr = |s: &str| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default();
         let names = out.tensors.iter().map(|t| cstr(t.name.as_str())).collect();
-        let provenance = out.provenance.iter().map(|p| (cstr(&p.model), cstr(&p.hash))).collect();
-        *out_outputs = Box::into_raw(Box::new(hepinfer_outputs { out, names, provenance }));
+        let provenance = out
+            .provenance
+            .iter()
+            .map(|p| (cstr(&p.model), cstr(&p.hash)))
+            .collect();
+        *out_outputs = Box::into_raw(Box::new(hepinfer_outputs {
+            out,
+            names,
+            provenance,
+        }));
         Ok(())
     })
 }
@@ -457,7 +514,11 @@ fn fill(o: &hepinfer_outputs, i: usize, out: &mut hepinfer_tensor) {
         rank: t.shape.len(),
         shape: t.shape.as_ptr(),
         data: t.data.as_ptr().cast(),
-        offsets: if t.offsets.is_empty() { ptr::null() } else { t.offsets.as_ptr() },
+        offsets: if t.offsets.is_empty() {
+            ptr::null()
+        } else {
+            t.offsets.as_ptr()
+        },
         n_offsets: t.offsets.len(),
     };
 }
@@ -476,7 +537,10 @@ pub unsafe extern "C" fn hepinfer_outputs_get(
         let o = outputs.as_ref().ok_or_else(|| null_arg("outputs"))?;
         let out = out_tensor.as_mut().ok_or_else(|| null_arg("out_tensor"))?;
         if index >= o.out.tensors.len() {
-            return Err(Error::NotFound(format!("output index {index} (there are {})", o.out.tensors.len())));
+            return Err(Error::NotFound(format!(
+                "output index {index} (there are {})",
+                o.out.tensors.len()
+            )));
         }
         fill(o, index, out);
         Ok(())
@@ -499,10 +563,15 @@ pub unsafe extern "C" fn hepinfer_outputs_find(
         let o = outputs.as_ref().ok_or_else(|| null_arg("outputs"))?;
         let name = str_arg(name, "name")?;
         let out = out_tensor.as_mut().ok_or_else(|| null_arg("out_tensor"))?;
-        let i = o.out.tensors.iter().position(|t| t.name.as_str() == name).ok_or_else(|| {
-            let known: Vec<&str> = o.out.tensors.iter().map(|t| t.name.as_str()).collect();
-            Error::NotFound(format!("no output named '{name}' (outputs: {known:?})"))
-        })?;
+        let i = o
+            .out
+            .tensors
+            .iter()
+            .position(|t| t.name.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = o.out.tensors.iter().map(|t| t.name.as_str()).collect();
+                Error::NotFound(format!("no output named '{name}' (outputs: {known:?})"))
+            })?;
         fill(o, i, out);
         Ok(())
     })
@@ -513,7 +582,9 @@ pub unsafe extern "C" fn hepinfer_outputs_find(
 /// # Safety
 /// `outputs` is NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn hepinfer_outputs_provenance_count(outputs: *const hepinfer_outputs) -> usize {
+pub unsafe extern "C" fn hepinfer_outputs_provenance_count(
+    outputs: *const hepinfer_outputs,
+) -> usize {
     outputs.as_ref().map_or(0, |o| o.provenance.len())
 }
 
@@ -534,10 +605,12 @@ pub unsafe extern "C" fn hepinfer_outputs_provenance(
         if out_model.is_null() || out_payload_hash.is_null() {
             return Err(null_arg("out_model or out_payload_hash"));
         }
-        let (m, h) = o
-            .provenance
-            .get(index)
-            .ok_or_else(|| Error::NotFound(format!("provenance index {index} (there are {})", o.provenance.len())))?;
+        let (m, h) = o.provenance.get(index).ok_or_else(|| {
+            Error::NotFound(format!(
+                "provenance index {index} (there are {})",
+                o.provenance.len()
+            ))
+        })?;
         *out_model = m.as_ptr();
         *out_payload_hash = h.as_ptr();
         Ok(())
@@ -571,9 +644,12 @@ pub unsafe extern "C" fn hepinfer_instance_stats_json(
         if out_json.is_null() {
             return Err(null_arg("out_json"));
         }
-        let mut v = serde_json::to_value(i.inner.stats().snapshot()).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut v = serde_json::to_value(i.inner.stats().snapshot())
+            .map_err(|e| Error::Internal(e.to_string()))?;
         v["plugin"] = serde_json::Value::String(i.inner.plugin().to_string());
-        *out_json = CString::new(v.to_string()).map_err(|e| Error::Internal(e.to_string()))?.into_raw();
+        *out_json = CString::new(v.to_string())
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .into_raw();
         Ok(())
     })
 }
@@ -595,7 +671,9 @@ pub unsafe extern "C" fn hepinfer_string_free(s: *mut c_char) {
 /// `error` is NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn hepinfer_error_status(error: *const hepinfer_error) -> hepinfer_status {
-    error.as_ref().map_or(hepinfer_status::HEPINFER_INVALID_ARGUMENT, |e| e.status)
+    error
+        .as_ref()
+        .map_or(hepinfer_status::HEPINFER_INVALID_ARGUMENT, |e| e.status)
 }
 
 /// The message of an error, valid until `hepinfer_error_free` ("" for NULL).

@@ -113,7 +113,10 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
     let cfg = HostConfig::from_json(&opts.host_config).map_err(|e| e.to_string())?;
     let rss_start = rss_kib();
     let host = CHost::new(&opts.host_config).map_err(|e| e.to_string())?;
-    let inst = Arc::new(host.instance("seq-classifier", "{}").map_err(|e| e.to_string())?);
+    let inst = Arc::new(
+        host.instance("seq-classifier", "{}")
+            .map_err(|e| e.to_string())?,
+    );
     let env = onnx::current_environment().ok_or("ONNX Runtime environment missing")?;
     let load = LoadOptions {
         intra_op_threads: cfg.intra_op_threads,
@@ -129,9 +132,15 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
     let name = CString::new("sequences").unwrap_or_default();
     println!("hepinfer bench — seq-classifier (LSTM 64, 15x8 -> 3), ONNX Runtime {} , intra-op threads {}", env.version, cfg.intra_op_threads);
     println!("model: {}", opts.model.display());
-    println!("medians of {} interleaved rounds of {:?} each", opts.rounds, opts.round_time);
+    println!(
+        "medians of {} interleaved rounds of {:?} each",
+        opts.rounds, opts.round_time
+    );
     println!();
-    println!("{:>6} {:>14} {:>14} {:>12} {:>10}", "batch", "direct ort µs", "C ABI µs", "overhead µs", "overhead");
+    println!(
+        "{:>6} {:>14} {:>14} {:>12} {:>10}",
+        "batch", "direct ort µs", "C ABI µs", "overhead µs", "overhead"
+    );
     for &b in &opts.batches {
         let x = inputs(b);
         let shape = [b as i64, 15, 8];
@@ -144,7 +153,9 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
             std::hint::black_box(p.to_vec());
         };
         let host_call = || {
-            let out = inst.process(hepinfer_event_key::default(), &input).expect("host call");
+            let out = inst
+                .process(hepinfer_event_key::default(), &input)
+                .expect("host call");
             std::hint::black_box(out.f32("probabilities").expect("output"));
         };
         // Warm both paths, then interleave rounds so that drifts of the machine hit both alike.
@@ -156,7 +167,11 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
             h.push(per_call_us(opts.round_time, host_call));
         }
         let (d, h) = (median(d), median(h));
-        println!("{b:>6} {d:>14.2} {h:>14.2} {:>+12.2} {:>+9.1}%", h - d, (h - d) / d * 100.0);
+        println!(
+            "{b:>6} {d:>14.2} {h:>14.2} {:>+12.2} {:>+9.1}%",
+            h - d,
+            (h - d) / d * 100.0
+        );
     }
     drop(direct);
     println!("  goal: overhead ≤ 2 µs and ≤ 5 % on a model of ≥ 20 µs");
@@ -164,14 +179,22 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
 
     let x = Arc::new(inputs(1));
     let rss_loaded = rss_kib();
-    let t1: Vec<f64> = (0..opts.rounds).map(|_| throughput(&inst, &x, 1, opts.round_time)).collect();
+    let t1: Vec<f64> = (0..opts.rounds)
+        .map(|_| throughput(&inst, &x, 1, opts.round_time))
+        .collect();
     let rss_1 = rss_kib();
-    let tn: Vec<f64> = (0..opts.rounds).map(|_| throughput(&inst, &x, opts.threads, opts.round_time)).collect();
+    let tn: Vec<f64> = (0..opts.rounds)
+        .map(|_| throughput(&inst, &x, opts.threads, opts.round_time))
+        .collect();
     let rss_n = rss_kib();
     let (t1, tn) = (median(t1), median(tn));
     println!("throughput, batch 1, one shared model through the C ABI:");
     println!("  1 thread : {t1:>10.0} calls/s");
-    println!("  {} threads: {tn:>10.0} calls/s   ratio {:.2}x  (goal ≥ 1.7x with 2 threads on 2 cores)", opts.threads, tn / t1);
+    println!(
+        "  {} threads: {tn:>10.0} calls/s   ratio {:.2}x  (goal ≥ 1.7x with 2 threads on 2 cores)",
+        opts.threads,
+        tn / t1
+    );
     println!();
     let mib = |k: u64| k as f64 / 1024.0;
     println!("resident memory (VmRSS):");

@@ -27,7 +27,11 @@ fn take(status: hepinfer_status, err: *mut hepinfer_error) -> Result<(), CError>
     if status == hepinfer_status::HEPINFER_OK {
         return Ok(());
     }
-    let message = unsafe { CStr::from_ptr(hepinfer_error_message(err)).to_string_lossy().into_owned() };
+    let message = unsafe {
+        CStr::from_ptr(hepinfer_error_message(err))
+            .to_string_lossy()
+            .into_owned()
+    };
     unsafe { hepinfer_error_free(err) };
     Err(CError { status, message })
 }
@@ -48,7 +52,10 @@ unsafe impl Sync for CInstance {}
 pub struct COutputs(*mut hepinfer_outputs);
 
 fn cstring(s: &str) -> Result<CString, CError> {
-    CString::new(s).map_err(|_| CError { status: hepinfer_status::HEPINFER_INVALID_ARGUMENT, message: "NUL in string".into() })
+    CString::new(s).map_err(|_| CError {
+        status: hepinfer_status::HEPINFER_INVALID_ARGUMENT,
+        message: "NUL in string".into(),
+    })
 }
 
 impl CHost {
@@ -57,7 +64,9 @@ impl CHost {
         let cfg = cstring(config_json)?;
         let mut host = ptr::null_mut();
         let mut err = ptr::null_mut();
-        let st = unsafe { hepinfer_host_create(cfg.as_ptr(), None, ptr::null_mut(), &mut host, &mut err) };
+        let st = unsafe {
+            hepinfer_host_create(cfg.as_ptr(), None, ptr::null_mut(), &mut host, &mut err)
+        };
         take(st, err).map(|()| CHost(host))
     }
 
@@ -66,7 +75,9 @@ impl CHost {
         let (p, c) = (cstring(plugin)?, cstring(config_json)?);
         let mut inst = ptr::null_mut();
         let mut err = ptr::null_mut();
-        let st = unsafe { hepinfer_instance_create(self.0, p.as_ptr(), c.as_ptr(), &mut inst, &mut err) };
+        let st = unsafe {
+            hepinfer_instance_create(self.0, p.as_ptr(), c.as_ptr(), &mut inst, &mut err)
+        };
         take(st, err).map(|()| CInstance(inst))
     }
 }
@@ -79,10 +90,23 @@ impl Drop for CHost {
 
 impl CInstance {
     /// `hepinfer_process`.
-    pub fn process(&self, key: hepinfer_event_key, inputs: &[hepinfer_tensor]) -> Result<COutputs, CError> {
+    pub fn process(
+        &self,
+        key: hepinfer_event_key,
+        inputs: &[hepinfer_tensor],
+    ) -> Result<COutputs, CError> {
         let mut out = ptr::null_mut();
         let mut err = ptr::null_mut();
-        let st = unsafe { hepinfer_process(self.0, key, inputs.as_ptr(), inputs.len(), &mut out, &mut err) };
+        let st = unsafe {
+            hepinfer_process(
+                self.0,
+                key,
+                inputs.as_ptr(),
+                inputs.len(),
+                &mut out,
+                &mut err,
+            )
+        };
         take(st, err).map(|()| COutputs(out))
     }
 
@@ -94,7 +118,10 @@ impl CInstance {
         take(st, err)?;
         let text = unsafe { CStr::from_ptr(s).to_string_lossy().into_owned() };
         unsafe { hepinfer_string_free(s) };
-        serde_json::from_str(&text).map_err(|e| CError { status: hepinfer_status::HEPINFER_INTERNAL, message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| CError {
+            status: hepinfer_status::HEPINFER_INTERNAL,
+            message: e.to_string(),
+        })
     }
 }
 
@@ -114,7 +141,10 @@ impl COutputs {
         take(st, err)?;
         let t = unsafe { t.assume_init() };
         if t.dtype != hepinfer_dtype::HEPINFER_F32 as u32 {
-            return Err(CError { status: hepinfer_status::HEPINFER_INTERNAL, message: format!("output {name} is not f32") });
+            return Err(CError {
+                status: hepinfer_status::HEPINFER_INTERNAL,
+                message: format!("output {name} is not f32"),
+            });
         }
         let shape = unsafe { std::slice::from_raw_parts(t.shape, t.rank) };
         let len: i64 = shape.iter().product();
@@ -129,7 +159,10 @@ impl COutputs {
                 let (mut m, mut h) = (ptr::null(), ptr::null());
                 let st = unsafe { hepinfer_outputs_provenance(self.0, i, &mut m, &mut h) };
                 (st == hepinfer_status::HEPINFER_OK).then(|| unsafe {
-                    (CStr::from_ptr(m).to_string_lossy().into_owned(), CStr::from_ptr(h).to_string_lossy().into_owned())
+                    (
+                        CStr::from_ptr(m).to_string_lossy().into_owned(),
+                        CStr::from_ptr(h).to_string_lossy().into_owned(),
+                    )
                 })
             })
             .collect()

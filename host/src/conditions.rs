@@ -18,7 +18,9 @@ impl CondSource {
     /// Opens the database named in `config` (which must have `conddb` and `global_tag`).
     pub fn open(config: &HostConfig) -> Result<Self> {
         let (Some(url), Some(gt)) = (&config.conddb, &config.global_tag) else {
-            return Err(Error::InvalidConfig("conddb and global_tag are required".into()));
+            return Err(Error::InvalidConfig(
+                "conddb and global_tag are required".into(),
+            ));
         };
         let opts = ConnectOptions {
             retries: config.db_retries,
@@ -27,16 +29,25 @@ impl CondSource {
         };
         // The error's Display redacts any password in the URL.
         let db = ConditionsDb::open(url, &opts).map_err(|e| Error::Conditions(e.to_string()))?;
-        Ok(CondSource { db, global_tag: gt.clone(), overrides: config.overrides.clone() })
+        Ok(CondSource {
+            db,
+            global_tag: gt.clone(),
+            overrides: config.overrides.clone(),
+        })
     }
 }
 
 impl ModelSource for CondSource {
     fn resolve(&self, record: &str, label: &str, event: EventKey) -> Result<Resolution> {
         let key = IovKey::new(event.run, event.lumi);
-        let over = self.overrides.iter().find(|o| o.record == record && o.label == label);
+        let over = self
+            .overrides
+            .iter()
+            .find(|o| o.record == record && o.label == label);
         let r = match over {
-            Some(o) => self.db.resolve_in_tag(&self.global_tag, record, label, &o.tag, key),
+            Some(o) => self
+                .db
+                .resolve_in_tag(&self.global_tag, record, label, &o.tag, key),
             None => self.db.resolve(&self.global_tag, record, label, key),
         }
         .map_err(|e| Error::Conditions(e.to_string()))?;
@@ -49,14 +60,21 @@ impl ModelSource for CondSource {
             origin: format!(
                 "tag '{}'{} of global tag '{}'",
                 r.tag,
-                if over.is_some() { " (job override)" } else { "" },
+                if over.is_some() {
+                    " (job override)"
+                } else {
+                    ""
+                },
                 self.global_tag
             ),
         })
     }
 
     fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)> {
-        let p = self.db.payload(hash).map_err(|e| Error::Conditions(e.to_string()))?;
+        let p = self
+            .db
+            .payload(hash)
+            .map_err(|e| Error::Conditions(e.to_string()))?;
         Ok((p.object_type, p.data))
     }
 }

@@ -111,10 +111,14 @@ impl HostConfig {
         let cfg: HostConfig = serde_json::from_str(text)
             .map_err(|e| Error::InvalidConfig(format!("host config: {e}")))?;
         if cfg.intra_op_threads == 0 {
-            return Err(Error::InvalidConfig("host config: intra_op_threads must be ≥ 1".into()));
+            return Err(Error::InvalidConfig(
+                "host config: intra_op_threads must be ≥ 1".into(),
+            ));
         }
         if cfg.session_pool_size == 0 {
-            return Err(Error::InvalidConfig("host config: session_pool_size must be ≥ 1".into()));
+            return Err(Error::InvalidConfig(
+                "host config: session_pool_size must be ≥ 1".into(),
+            ));
         }
         crate::logging::parse_level(&cfg.log_level)?;
         if cfg.conddb.is_some() != cfg.global_tag.is_some() {
@@ -143,16 +147,18 @@ impl InstanceConfig {
         let text = if text.trim().is_empty() { "{}" } else { text };
         let mut value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::InvalidConfig(format!("instance config: {e}")))?;
-        let obj = value
-            .as_object_mut()
-            .ok_or_else(|| Error::InvalidConfig("instance config: expected a JSON object".into()))?;
+        let obj = value.as_object_mut().ok_or_else(|| {
+            Error::InvalidConfig("instance config: expected a JSON object".into())
+        })?;
         let model_labels = match obj.remove("model_labels") {
             None => BTreeMap::new(),
-            Some(v) => serde_json::from_value(v).map_err(|e| {
-                Error::InvalidConfig(format!("instance config: model_labels: {e}"))
-            })?,
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| Error::InvalidConfig(format!("instance config: model_labels: {e}")))?,
         };
-        Ok(InstanceConfig { model_labels, plugin_json: value.to_string() })
+        Ok(InstanceConfig {
+            model_labels,
+            plugin_json: value.to_string(),
+        })
     }
 }
 

@@ -117,7 +117,11 @@ impl Error {
     pub fn from_plugin(plugin: &str, e: PluginError) -> Self {
         // Errors the host produced on the plugin's behalf (model runs) come back through the
         // plugin; keep their message as is but attribute them.
-        Error::Plugin { plugin: plugin.to_string(), kind: e.kind, message: e.message.into_string() }
+        Error::Plugin {
+            plugin: plugin.to_string(),
+            kind: e.kind,
+            message: e.message.into_string(),
+        }
     }
 
     /// The error as a plugin-boundary error (for failures of host services called by a plugin).

@@ -47,7 +47,11 @@ fn redact(url: &str) -> String {
 
 impl Host {
     /// Creates a host from its JSON configuration, with an optional log callback.
-    pub fn new(config_json: &str, log: Option<LogCallback>, user_data: *mut c_void) -> Result<Host> {
+    pub fn new(
+        config_json: &str,
+        log: Option<LogCallback>,
+        user_data: *mut c_void,
+    ) -> Result<Host> {
         let config = HostConfig::from_json(config_json)?;
         let logger = Arc::new(Logger::new(parse_level(&config.log_level)?, log, user_data));
         let ort = runtime::onnx::environment(config.onnxruntime.as_deref())?;
@@ -59,7 +63,11 @@ impl Host {
         let registry = PluginRegistry::scan(&dirs)?;
         logger.log(
             LogLevel::Info,
-            &format!("plugins found: {} (searched {:?})", registry.names().join(", "), dirs),
+            &format!(
+                "plugins found: {} (searched {:?})",
+                registry.names().join(", "),
+                dirs
+            ),
         );
         let source: Arc<dyn ModelSource> = match (&config.conddb, &config.global_tag) {
             (Some(url), Some(gt)) => {
@@ -69,7 +77,10 @@ impl Host {
                     ));
                 }
                 let source = crate::conditions::CondSource::open(&config)?;
-                logger.log(LogLevel::Info, &format!("conditions: global tag '{gt}' from {}", redact(url)));
+                logger.log(
+                    LogLevel::Info,
+                    &format!("conditions: global tag '{gt}' from {}", redact(url)),
+                );
                 Arc::new(source)
             }
             _ => Arc::new(FileSource::new(config.models.clone())),
@@ -81,7 +92,14 @@ impl Host {
             cpu_arena: config.cpu_arena,
         };
         let cache = Arc::new(ModelCache::new(config.model_cache_bytes, opts));
-        Ok(Host { config, logger, registry, source, cache, ort })
+        Ok(Host {
+            config,
+            logger,
+            registry,
+            source,
+            cache,
+            ort,
+        })
     }
 
     /// Creates an instance of plugin `plugin` with its JSON configuration.

@@ -9,8 +9,8 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use arc_swap::ArcSwap;
 use hepinfer_plugin_api::{
-    CallContext, CallContext_TO, EventKey, LogLevel, ModelSpec, PluginError, PluginInfo, PluginInstanceBox,
-    Tensor, TensorView,
+    CallContext, CallContext_TO, EventKey, LogLevel, ModelSpec, PluginError, PluginInfo,
+    PluginInstanceBox, Tensor, TensorView,
 };
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -93,7 +93,10 @@ impl Instance {
             .map(|m| ModelSlot {
                 name: m.name.to_string(),
                 record: m.record.to_string(),
-                label: labels.get(m.name.as_str()).cloned().unwrap_or_else(|| m.label.to_string()),
+                label: labels
+                    .get(m.name.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| m.label.to_string()),
                 recent: ArcSwap::from_pointee(Vec::new()),
                 resolving: Mutex::new(()),
             })
@@ -134,6 +137,20 @@ impl Instance {
         Ok(())
     }
 
+    /// The model that serves `model` (a name from the plugin's `ModelSpec`s) for `event`:
+    /// resolved and loaded if the event is outside every interval of validity seen so far.
+    /// This is the lookup `hepinfer_process` does for each model a plugin runs.
+    pub fn current_model(&self, model: &str, event: EventKey) -> Result<Arc<LoadedModel>> {
+        let index = self
+            .slots
+            .iter()
+            .position(|s| s.name == model)
+            .ok_or_else(|| {
+                Error::Model(format!("plugin '{}' has no model '{model}'", self.plugin))
+            })?;
+        self.model_for(index, event)
+    }
+
     fn model_for(&self, index: usize, event: EventKey) -> Result<Arc<LoadedModel>> {
         let slot = &self.slots[index];
         if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
@@ -157,12 +174,19 @@ impl Instance {
                 slot.record,
                 slot.label,
                 res.since,
-                if res.till == u64::MAX { "∞".to_string() } else { res.till.to_string() },
+                if res.till == u64::MAX {
+                    "∞".to_string()
+                } else {
+                    res.till.to_string()
+                },
                 &res.hash[..12.min(res.hash.len())],
                 res.origin
             ),
         );
-        let cur = Arc::new(Current { res, model: model.clone() });
+        let cur = Arc::new(Current {
+            res,
+            model: model.clone(),
+        });
         let mut recent: Vec<Arc<Current>> = vec![cur];
         recent.extend(slot.recent.load().iter().take(RECENT_IOVS - 1).cloned());
         slot.recent.store(Arc::new(recent));
@@ -180,7 +204,11 @@ impl Instance {
 
     fn process_inner(&self, event: EventKey, inputs: &[TensorView<'_>]) -> Result<CallOutputs> {
         validate::check(&self.plugin, &self.info.inputs, inputs)?;
-        let ctx = Ctx { inst: self, event, pinned: RefCell::new(Vec::new()) };
+        let ctx = Ctx {
+            inst: self,
+            event,
+            pinned: RefCell::new(Vec::new()),
+        };
         let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
         let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
         let tensors = match out {
@@ -196,16 +224,29 @@ impl Instance {
             .into_iter()
             .map(|(i, m)| {
                 let s = &self.slots[i];
-                Provenance { model: s.name.clone(), record: s.record.clone(), label: s.label.clone(), hash: m.hash.clone() }
+                Provenance {
+                    model: s.name.clone(),
+                    record: s.record.clone(),
+                    label: s.label.clone(),
+                    hash: m.hash.clone(),
+                }
             })
             .collect();
-        Ok(CallOutputs { tensors, provenance })
+        Ok(CallOutputs {
+            tensors,
+            provenance,
+        })
     }
 }
 
 /// Checks a freshly resolved model against what the plugin declares it feeds, so a payload with
 /// the wrong signature fails when it is loaded, naming the payload, not deep inside a call.
-fn check_signature(plugin: &str, spec: &ModelSpec, model: &LoadedModel, res: &Resolution) -> Result<()> {
+fn check_signature(
+    plugin: &str,
+    spec: &ModelSpec,
+    model: &LoadedModel,
+    res: &Resolution,
+) -> Result<()> {
     if spec.inputs.is_empty() {
         return Ok(());
     }
@@ -219,10 +260,16 @@ fn check_signature(plugin: &str, spec: &ModelSpec, model: &LoadedModel, res: &Re
     for want in spec.inputs.iter() {
         let Some(p) = ports.iter().find(|p| p.name == want.name.as_str()) else {
             let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
-            return fail(format!("has no input '{}' (its inputs: {names:?})", want.name));
+            return fail(format!(
+                "has no input '{}' (its inputs: {names:?})",
+                want.name
+            ));
         };
         let dims_ok = p.shape.len() == want.shape.len()
-            && p.shape.iter().zip(want.shape.iter()).all(|(&m, d)| m < 0 || d.size < 0 || m == d.size);
+            && p.shape
+                .iter()
+                .zip(want.shape.iter())
+                .all(|(&m, d)| m < 0 || d.size < 0 || m == d.size);
         if p.dtype != want.dtype || !dims_ok {
             return fail(format!(
                 "input '{}' is {} {:?}, the plugin feeds {} {}",
@@ -234,8 +281,14 @@ fn check_signature(plugin: &str, spec: &ModelSpec, model: &LoadedModel, res: &Re
             ));
         }
     }
-    if let Some(extra) = ports.iter().find(|p| !spec.inputs.iter().any(|w| w.name.as_str() == p.name)) {
-        return fail(format!("has input '{}' that the plugin does not feed", extra.name));
+    if let Some(extra) = ports
+        .iter()
+        .find(|p| !spec.inputs.iter().any(|w| w.name.as_str() == p.name))
+    {
+        return fail(format!(
+            "has input '{}' that the plugin does not feed",
+            extra.name
+        ));
     }
     Ok(())
 }
@@ -266,13 +319,29 @@ impl CallContext for Ctx<'_> {
         self.event
     }
 
-    fn run_model(&self, model: RStr<'_>, inputs: RSlice<'_, TensorView<'_>>) -> RResult<RVec<Tensor>, PluginError> {
+    fn run_model(
+        &self,
+        model: RStr<'_>,
+        inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<RVec<Tensor>, PluginError> {
         let inst = self.inst;
         let run = || -> Result<Vec<Tensor>> {
-            let index = inst.slots.iter().position(|s| s.name == model.as_str()).ok_or_else(|| {
-                Error::Model(format!("plugin '{}' asked for undeclared model '{model}'", inst.plugin))
-            })?;
-            let pinned = self.pinned.borrow().iter().find(|(i, _)| *i == index).map(|(_, m)| m.clone());
+            let index = inst
+                .slots
+                .iter()
+                .position(|s| s.name == model.as_str())
+                .ok_or_else(|| {
+                    Error::Model(format!(
+                        "plugin '{}' asked for undeclared model '{model}'",
+                        inst.plugin
+                    ))
+                })?;
+            let pinned = self
+                .pinned
+                .borrow()
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, m)| m.clone());
             let m = match pinned {
                 Some(m) => m,
                 None => {
@@ -290,6 +359,8 @@ impl CallContext for Ctx<'_> {
     }
 
     fn log(&self, level: LogLevel, message: RStr<'_>) {
-        self.inst.logger.log(level, &format!("{}: {message}", self.inst.plugin));
+        self.inst
+            .logger
+            .log(level, &format!("{}: {message}", self.inst.plugin));
     }
 }

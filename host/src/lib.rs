@@ -13,7 +13,6 @@ extern crate hepinfer_cxx;
 pub mod abi;
 pub mod bench;
 pub mod cabi;
-pub mod demo;
 pub mod conditions;
 pub mod config;
 pub mod error;

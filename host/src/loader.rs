@@ -58,7 +58,9 @@ pub fn load_plugin(path: &Path) -> Result<Arc<LoadedPlugin>> {
     }
     let fail = |msg: String| Error::PluginLoad(format!("'{}' {msg}", path.display()));
     let header = lib_header_from_path(&path).map_err(|e| fail(describe(&e)))?;
-    let module = header.init_root_module::<PluginModRef>().map_err(|e| fail(describe(&e)))?;
+    let module = header
+        .init_root_module::<PluginModRef>()
+        .map_err(|e| fail(describe(&e)))?;
     let abi = module.abi_version();
     if abi != PLUGIN_ABI_VERSION {
         return Err(fail(format!(
@@ -71,7 +73,11 @@ pub fn load_plugin(path: &Path) -> Result<Arc<LoadedPlugin>> {
     if info.name.is_empty() {
         return Err(fail("declares an empty plugin name".into()));
     }
-    let plugin = Arc::new(LoadedPlugin { info, path: path.clone(), module });
+    let plugin = Arc::new(LoadedPlugin {
+        info,
+        path: path.clone(),
+        module,
+    });
     loaded.insert(path, plugin.clone());
     Ok(plugin)
 }
@@ -126,7 +132,10 @@ impl PluginRegistry {
         let mut plugins: BTreeMap<String, Arc<LoadedPlugin>> = BTreeMap::new();
         for dir in dirs {
             let entries = std::fs::read_dir(dir).map_err(|e| {
-                Error::PluginLoad(format!("cannot read plugin directory '{}': {e}", dir.display()))
+                Error::PluginLoad(format!(
+                    "cannot read plugin directory '{}': {e}",
+                    dir.display()
+                ))
             })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))

@@ -6,7 +6,8 @@ use std::ffi::{c_char, c_void, CString};
 
 /// The framework's log callback: `(level, NUL-terminated message, user_data)`. It may be called
 /// from any thread, concurrently; the message is valid only during the call.
-pub type LogCallback = unsafe extern "C" fn(level: u32, message: *const c_char, user_data: *mut c_void);
+pub type LogCallback =
+    unsafe extern "C" fn(level: u32, message: *const c_char, user_data: *mut c_void);
 
 /// Parses a level name.
 pub fn parse_level(name: &str) -> Result<LogLevel> {
@@ -38,7 +39,10 @@ unsafe impl Sync for Logger {}
 impl Logger {
     /// A logger with minimum level `min` sending to `callback` (stderr when `None`).
     pub fn new(min: LogLevel, callback: Option<LogCallback>, user_data: *mut c_void) -> Self {
-        Logger { min, sink: callback.map(|cb| (cb, user_data as usize)) }
+        Logger {
+            min,
+            sink: callback.map(|cb| (cb, user_data as usize)),
+        }
     }
 
     /// Whether a message at `level` would be delivered.

@@ -1,13 +1,17 @@
 //! The `hepinfer` command: inspect plugins, run the demo job, run the benchmarks.
 
 use clap::{Parser, Subcommand};
-use hepinfer::{bench, demo, Host};
+use hepinfer::{bench, Host};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "hepinfer", version, about = "ML inference host for HEP event-processing frameworks")]
+#[command(
+    name = "hepinfer",
+    version,
+    about = "ML inference host for HEP event-processing frameworks"
+)]
 struct Cli {
     /// Host configuration file (JSON). Without it, one is made from --plugin-dir and the
     /// models shipped in the source tree.
@@ -35,15 +39,6 @@ enum Command {
     Plugins {
         #[command(subcommand)]
         command: PluginsCommand,
-    },
-    /// The demo event loop through the C ABI.
-    Demo {
-        /// Events to process.
-        #[arg(long, default_value_t = 20_000)]
-        events: u64,
-        /// Worker threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
     },
     /// Benchmarks: C ABI path vs direct ONNX Runtime, N threads vs 1, memory.
     Bench {
@@ -97,7 +92,11 @@ fn host_config(cli: &Cli) -> Result<String, String> {
     if let Some(path) = &cli.config {
         return std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     }
-    let dirs = if cli.plugin_dirs.is_empty() { default_plugin_dirs() } else { cli.plugin_dirs.clone() };
+    let dirs = if cli.plugin_dirs.is_empty() {
+        default_plugin_dirs()
+    } else {
+        cli.plugin_dirs.clone()
+    };
     if let (Some(db), Some(gt)) = (&cli.conddb, &cli.global_tag) {
         return Ok(serde_json::json!({
             "plugin_dirs": dirs, "conddb": db, "global_tag": gt, "log_level": "warn",
@@ -121,13 +120,22 @@ fn run(cli: Cli) -> Result<(), String> {
             let host = Host::new(&config, None, std::ptr::null_mut()).map_err(|e| e.to_string())?;
             match command {
                 PluginsCommand::List { json } => {
-                    let all: Vec<_> = host.plugins().iter().map(|p| hepinfer::loader::describe_json(p)).collect();
+                    let all: Vec<_> = host
+                        .plugins()
+                        .iter()
+                        .map(|p| hepinfer::loader::describe_json(p))
+                        .collect();
                     if json {
                         println!("{}", serde_json::Value::Array(all));
                     } else {
                         println!("{:<16} {:<9} path", "name", "version");
                         for p in host.plugins().iter() {
-                            println!("{:<16} {:<9} {}", p.info.name, p.info.version, p.path.display());
+                            println!(
+                                "{:<16} {:<9} {}",
+                                p.info.name,
+                                p.info.version,
+                                p.path.display()
+                            );
                         }
                     }
                 }
@@ -137,20 +145,42 @@ fn run(cli: Cli) -> Result<(), String> {
                     if json {
                         println!("{d}");
                     } else {
-                        println!("{} {} — {}", p.info.name, p.info.version, p.info.description);
+                        println!(
+                            "{} {} — {}",
+                            p.info.name, p.info.version, p.info.description
+                        );
                         println!("path: {}", p.path.display());
                         println!("inputs:");
                         for s in p.info.inputs.iter() {
-                            let jag = if s.jagged { format!(" (jagged, groups '{}')", s.groups) } else { String::new() };
-                            println!("  {:<20} {} {}{jag}  {}", s.name, s.dtype, s.shape_string(), s.doc);
+                            let jag = if s.jagged {
+                                format!(" (jagged, groups '{}')", s.groups)
+                            } else {
+                                String::new()
+                            };
+                            println!(
+                                "  {:<20} {} {}{jag}  {}",
+                                s.name,
+                                s.dtype,
+                                s.shape_string(),
+                                s.doc
+                            );
                         }
                         println!("outputs:");
                         for s in p.info.outputs.iter() {
-                            println!("  {:<20} {} {}  {}", s.name, s.dtype, s.shape_string(), s.doc);
+                            println!(
+                                "  {:<20} {} {}  {}",
+                                s.name,
+                                s.dtype,
+                                s.shape_string(),
+                                s.doc
+                            );
                         }
                         println!("models:");
                         for m in p.info.models.iter() {
-                            println!("  {:<20} record {} label '{}'  {}", m.name, m.record, m.label, m.doc);
+                            println!(
+                                "  {:<20} record {} label '{}'  {}",
+                                m.name, m.record, m.label, m.doc
+                            );
                         }
                         println!("config: {}", p.info.config_doc);
                     }
@@ -158,14 +188,12 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Demo { events, threads } => demo::run(&demo::DemoOptions {
-            host_config: config,
-            seq_data: source_tree().join("plugins/seq-classifier/model"),
-            events,
-            threads: threads.max(1),
-            events_per_run: 5_000,
-        }),
-        Command::Bench { threads, rounds, round_ms, batches } => bench::run(&bench::BenchOptions {
+        Command::Bench {
+            threads,
+            rounds,
+            round_ms,
+            batches,
+        } => bench::run(&bench::BenchOptions {
             host_config: config,
             model: source_tree().join("plugins/seq-classifier/model/model.onnx"),
             batches,

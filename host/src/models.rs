@@ -74,7 +74,10 @@ pub struct FileSource {
 impl FileSource {
     /// A source over `"record/label" -> path`.
     pub fn new(files: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
-        FileSource { files: files.into_iter().collect(), resolved: Mutex::new(HashMap::new()) }
+        FileSource {
+            files: files.into_iter().collect(),
+            resolved: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether the source knows (record, label).
@@ -115,19 +118,33 @@ impl ModelSource for FileSource {
         let path = self.files.get(&k).ok_or_else(|| {
             Error::Model(format!("no model configured for record '{record}' label '{label}' (host config 'models' key \"{k}\")"))
         })?;
-        let data = std::fs::read(path)
-            .map_err(|e| Error::Model(format!("cannot read model file '{}': {e}", path.display())))?;
+        let data = std::fs::read(path).map_err(|e| {
+            Error::Model(format!("cannot read model file '{}': {e}", path.display()))
+        })?;
         let hash = sha256_hex(&data);
         let ty = object_type_of(path).to_string();
         cache.insert(k, (hash.clone(), ty.clone(), path.clone()));
-        Ok(Resolution { hash, object_type: ty, since: 0, till: u64::MAX, lumi_based: false, origin: path.display().to_string() })
+        Ok(Resolution {
+            hash,
+            object_type: ty,
+            since: 0,
+            till: u64::MAX,
+            lumi_based: false,
+            origin: path.display().to_string(),
+        })
     }
 
     fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)> {
-        let found = self.resolved.lock().values().find(|(h, _, _)| h == hash).cloned();
+        let found = self
+            .resolved
+            .lock()
+            .values()
+            .find(|(h, _, _)| h == hash)
+            .cloned();
         let (_, ty, path) = found.ok_or_else(|| Error::Model(format!("unknown payload {hash}")))?;
-        let data = std::fs::read(&path)
-            .map_err(|e| Error::Model(format!("cannot read model file '{}': {e}", path.display())))?;
+        let data = std::fs::read(&path).map_err(|e| {
+            Error::Model(format!("cannot read model file '{}': {e}", path.display()))
+        })?;
         let got = sha256_hex(&data);
         if got != hash {
             return Err(Error::Model(format!(
@@ -153,7 +170,10 @@ pub struct LoadedModel {
 
 enum Slot {
     Loading,
-    Ready { model: Arc<LoadedModel>, last_used: u64 },
+    Ready {
+        model: Arc<LoadedModel>,
+        last_used: u64,
+    },
 }
 
 /// Loaded models by payload hash: one per hash per process, single-flight loading, LRU eviction
@@ -226,14 +246,25 @@ impl ModelCache {
             }
             let model = runtime::load(&object_type, &data, &self.opts)?;
             self.loads.fetch_add(1, Ordering::Relaxed);
-            Ok(Arc::new(LoadedModel { hash: r.hash.clone(), object_type, size: data.len() as u64, model }))
+            Ok(Arc::new(LoadedModel {
+                hash: r.hash.clone(),
+                object_type,
+                size: data.len() as u64,
+                model,
+            }))
         })();
 
         let mut slots = self.slots.lock();
         match &result {
             Ok(m) => {
                 let t = self.clock.fetch_add(1, Ordering::Relaxed);
-                slots.insert(r.hash.clone(), Slot::Ready { model: m.clone(), last_used: t });
+                slots.insert(
+                    r.hash.clone(),
+                    Slot::Ready {
+                        model: m.clone(),
+                        last_used: t,
+                    },
+                );
                 self.evict(&mut slots);
             }
             Err(_) => {

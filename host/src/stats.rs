@@ -33,7 +33,11 @@ impl Default for Stats {
 fn bucket_of(ns: u64) -> usize {
     let ns = ns.max(1);
     let octave = 63 - ns.leading_zeros() as usize;
-    let sub = if octave >= 3 { ((ns >> (octave - 3)) & 7) as usize } else { ((ns << (3 - octave)) & 7) as usize };
+    let sub = if octave >= 3 {
+        ((ns >> (octave - 3)) & 7) as usize
+    } else {
+        ((ns << (3 - octave)) & 7) as usize
+    };
     (octave * SUB + sub).min(OCTAVES * SUB - 1)
 }
 
@@ -101,7 +105,11 @@ impl Stats {
         StatsSnapshot {
             calls,
             failures: self.failures.load(Relaxed),
-            mean_us: if calls == 0 { 0.0 } else { us(self.total_ns.load(Relaxed)) / calls as f64 },
+            mean_us: if calls == 0 {
+                0.0
+            } else {
+                us(self.total_ns.load(Relaxed)) / calls as f64
+            },
             p50_us: us(self.quantile_ns(0.50)),
             p90_us: us(self.quantile_ns(0.90)),
             p99_us: us(self.quantile_ns(0.99)),
@@ -135,7 +143,11 @@ mod tests {
         for ns in [1u64, 2, 3, 7, 8, 9, 15, 16, 100, 1000, 123_456, 10_000_000] {
             let b = bucket_of(ns);
             assert!(b >= last);
-            assert!(bucket_upper(b) >= ns, "ns {ns} bucket {b} upper {}", bucket_upper(b));
+            assert!(
+                bucket_upper(b) >= ns,
+                "ns {ns} bucket {b} upper {}",
+                bucket_upper(b)
+            );
             last = b;
         }
     }

@@ -18,7 +18,9 @@ pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> R
         }
         if !specs.iter().any(|s| s.name.as_str() == name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            return Err(bad(format!("unknown input '{name}' (this plugin takes {known:?})")));
+            return Err(bad(format!(
+                "unknown input '{name}' (this plugin takes {known:?})"
+            )));
         }
     }
     for spec in specs {
@@ -26,7 +28,13 @@ pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> R
         let t = inputs
             .iter()
             .find(|t| t.name.as_str() == name)
-            .ok_or_else(|| bad(format!("missing input '{name}' ({} {})", spec.dtype, spec.shape_string())))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "missing input '{name}' ({} {})",
+                    spec.dtype,
+                    spec.shape_string()
+                ))
+            })?;
         if t.data.dtype() != spec.dtype {
             return Err(bad(format!(
                 "input '{name}': expected dtype {}, got {}",
@@ -65,18 +73,31 @@ pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> R
         let offsets = t.offsets.as_slice();
         if spec.jagged {
             check_offsets(name, offsets, shape.first().copied().unwrap_or(0)).map_err(bad)?;
-            bind(plugin, &mut dims, spec.groups.as_str(), offsets.len() as i64 - 1, name)?;
+            bind(
+                plugin,
+                &mut dims,
+                spec.groups.as_str(),
+                offsets.len() as i64 - 1,
+                name,
+            )?;
         } else if !offsets.is_empty() {
-            return Err(bad(format!("input '{name}' is not a jagged collection but offsets were given")));
+            return Err(bad(format!(
+                "input '{name}' is not a jagged collection but offsets were given"
+            )));
         }
         if spec.finite {
             let bad_at = match t.data {
-                TensorData::F32(s) => s.iter().position(|x| !x.is_finite()).map(|i| (i, s[i] as f64)),
+                TensorData::F32(s) => s
+                    .iter()
+                    .position(|x| !x.is_finite())
+                    .map(|i| (i, s[i] as f64)),
                 TensorData::F64(s) => s.iter().position(|x| !x.is_finite()).map(|i| (i, s[i])),
                 _ => None,
             };
             if let Some((i, v)) = bad_at {
-                return Err(bad(format!("input '{name}': element {i} is {v} (inputs must be finite)")));
+                return Err(bad(format!(
+                    "input '{name}': element {i} is {v} (inputs must be finite)"
+                )));
             }
         }
     }
@@ -112,7 +133,10 @@ fn check_offsets(name: &str, offsets: &[i64], len: i64) -> std::result::Result<(
         ));
     }
     if offsets[0] != 0 {
-        return Err(format!("input '{name}': offsets must start at 0, got {}", offsets[0]));
+        return Err(format!(
+            "input '{name}': offsets must start at 0, got {}",
+            offsets[0]
+        ));
     }
     if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
         return Err(format!(
@@ -139,7 +163,13 @@ mod tests {
     fn specs() -> Vec<TensorSpec> {
         vec![
             TensorSpec::new("jet_pt", DType::F32, vec![Dim::named("n_jets")], ""),
-            TensorSpec::new("trk", DType::F32, vec![Dim::named("n_trk"), Dim::fixed(2)], "").jagged("n_jets"),
+            TensorSpec::new(
+                "trk",
+                DType::F32,
+                vec![Dim::named("n_trk"), Dim::fixed(2)],
+                "",
+            )
+            .jagged("n_jets"),
         ]
     }
 
@@ -156,10 +186,16 @@ mod tests {
             check("t", &specs(), &inputs).map_err(|e| e.to_string())
         };
         ok(&off, &pt).unwrap();
-        assert!(ok(&[0, 1, 2], &pt).unwrap_err().contains("last offset is 2"));
-        assert!(ok(&[0, 2, 1, 3], &[1.0, 2.0, 3.0]).unwrap_err().contains("must not decrease"));
+        assert!(ok(&[0, 1, 2], &pt)
+            .unwrap_err()
+            .contains("last offset is 2"));
+        assert!(ok(&[0, 2, 1, 3], &[1.0, 2.0, 3.0])
+            .unwrap_err()
+            .contains("must not decrease"));
         assert!(ok(&off, &[1.0]).unwrap_err().contains("dimension 'n_jets'"));
-        assert!(ok(&off, &[1.0, f32::NAN]).unwrap_err().contains("element 1 is NaN"));
+        assert!(ok(&off, &[1.0, f32::NAN])
+            .unwrap_err()
+            .contains("element 1 is NaN"));
         assert!(ok(&[], &pt).unwrap_err().contains("offsets"));
     }
 
@@ -173,7 +209,12 @@ mod tests {
         let i = [1i64];
         let e = check("t", &specs()[..1], &[TensorView::i64("jet_pt", &[1], &i)]).unwrap_err();
         assert!(e.to_string().contains("expected dtype f32, got i64"), "{e}");
-        let e = check("t", &specs()[..1], &[TensorView::f32("jet_pt", &[1, 1], &x)]).unwrap_err();
+        let e = check(
+            "t",
+            &specs()[..1],
+            &[TensorView::f32("jet_pt", &[1, 1], &x)],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("expected rank 1"), "{e}");
         let e = check("t", &specs()[..1], &[TensorView::f32("jet_pt", &[2], &x)]).unwrap_err();
         assert!(e.to_string().contains("holds 2 elements but 1"), "{e}");

@@ -16,7 +16,12 @@ const POOL_CALLS: usize = 2_000;
 fn run(mode: &str, calls: usize) {
     let dir = common::plugin_dir(&["seq_classifier"]);
     let extra = format!(r#", "session_mode": "{mode}", "session_pool_size": 3"#);
-    let host = Host::new(&common::host_config(dir.path(), &extra), None, std::ptr::null_mut()).unwrap();
+    let host = Host::new(
+        &common::host_config(dir.path(), &extra),
+        None,
+        std::ptr::null_mut(),
+    )
+    .unwrap();
     let inst = Arc::new(host.instance("seq-classifier", "").unwrap());
     let (x, _, _) = common::golden();
     let x = Arc::new(x);
@@ -31,8 +36,18 @@ fn run(mode: &str, calls: usize) {
         .map(|i| {
             let (s, b) = batch(i);
             let shape = [b as i64, 15, 8];
-            let out = inst.process(EventKey::default(), &[TensorView::f32("sequences", &shape, &x[s..s + b * 120])]).unwrap();
-            out.tensors[0].as_f32().unwrap().iter().map(|v| v.to_bits()).collect()
+            let out = inst
+                .process(
+                    EventKey::default(),
+                    &[TensorView::f32("sequences", &shape, &x[s..s + b * 120])],
+                )
+                .unwrap();
+            out.tensors[0]
+                .as_f32()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
         })
         .collect();
     let reference = Arc::new(reference);
@@ -46,9 +61,17 @@ fn run(mode: &str, calls: usize) {
                     let (s, b) = batch(i);
                     let shape = [b as i64, 15, 8];
                     let out = inst
-                        .process(EventKey::default(), &[TensorView::f32("sequences", &shape, &x[s..s + b * 120])])
+                        .process(
+                            EventKey::default(),
+                            &[TensorView::f32("sequences", &shape, &x[s..s + b * 120])],
+                        )
                         .expect("call failed");
-                    let bits: Vec<u32> = out.tensors[0].as_f32().unwrap().iter().map(|v| v.to_bits()).collect();
+                    let bits: Vec<u32> = out.tensors[0]
+                        .as_f32()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect();
                     if bits != reference[i] {
                         mismatches += 1;
                     }
@@ -57,10 +80,21 @@ fn run(mode: &str, calls: usize) {
             })
         })
         .collect();
-    let mismatches: usize = handles.into_iter().map(|h| h.join().expect("thread panicked")).sum();
-    assert_eq!(mismatches, 0, "{mode}: {mismatches} of {} calls differ from the serial reference", THREADS * calls);
+    let mismatches: usize = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread panicked"))
+        .sum();
+    assert_eq!(
+        mismatches,
+        0,
+        "{mode}: {mismatches} of {} calls differ from the serial reference",
+        THREADS * calls
+    );
     assert_eq!(host.model_cache().loads(), 1, "the model is loaded once");
-    assert_eq!(inst.stats().snapshot().calls as usize, calls * (THREADS + 1));
+    assert_eq!(
+        inst.stats().snapshot().calls as usize,
+        calls * (THREADS + 1)
+    );
 }
 
 #[test]

@@ -23,19 +23,40 @@ fn bad_inputs_are_errors_for_that_call_only() {
     let host = host(dir.path());
     let inst = host.instance("seq-classifier", "").unwrap();
     let x = vec![0.5f32; 2 * 15 * 8];
-    let good = || inst.process(EventKey::default(), &[TensorView::f32("sequences", &[2, 15, 8], &x)]);
+    let good = || {
+        inst.process(
+            EventKey::default(),
+            &[TensorView::f32("sequences", &[2, 15, 8], &x)],
+        )
+    };
     good().unwrap();
 
     let cases: Vec<(Vec<TensorView<'_>>, &str)> = vec![
         (vec![], "missing input 'sequences'"),
-        (vec![TensorView::f32("seqs", &[2, 15, 8], &x)], "unknown input 'seqs'"),
         (
-            vec![TensorView::new("sequences", &[2, 15, 8], TensorData::F64(vec![0.0f64; 240].leak()[..].into()))],
+            vec![TensorView::f32("seqs", &[2, 15, 8], &x)],
+            "unknown input 'seqs'",
+        ),
+        (
+            vec![TensorView::new(
+                "sequences",
+                &[2, 15, 8],
+                TensorData::F64(vec![0.0f64; 240].leak()[..].into()),
+            )],
             "expected dtype f32, got f64",
         ),
-        (vec![TensorView::f32("sequences", &[30, 8], &x)], "expected rank 3"),
-        (vec![TensorView::f32("sequences", &[2, 16, 8], &x)], "dimension 1 must be 15"),
-        (vec![TensorView::f32("sequences", &[3, 15, 8], &x)], "holds 360 elements but 240"),
+        (
+            vec![TensorView::f32("sequences", &[30, 8], &x)],
+            "expected rank 3",
+        ),
+        (
+            vec![TensorView::f32("sequences", &[2, 16, 8], &x)],
+            "dimension 1 must be 15",
+        ),
+        (
+            vec![TensorView::f32("sequences", &[3, 15, 8], &x)],
+            "holds 360 elements but 240",
+        ),
     ];
     for (inputs, want) in cases {
         let e = err_text(inst.process(EventKey::default(), &inputs));
@@ -44,7 +65,10 @@ fn bad_inputs_are_errors_for_that_call_only() {
     }
     let mut nan = x.clone();
     nan[37] = f32::NAN;
-    let e = err_text(inst.process(EventKey::default(), &[TensorView::f32("sequences", &[2, 15, 8], &nan)]));
+    let e = err_text(inst.process(
+        EventKey::default(),
+        &[TensorView::f32("sequences", &[2, 15, 8], &nan)],
+    ));
     assert!(e.contains("element 37 is NaN"), "{e}");
     good().unwrap();
     let snap = inst.stats().snapshot();
@@ -59,8 +83,20 @@ fn a_panicking_plugin_fails_the_call_and_the_process_lives() {
     let inst = host.instance("faulty", "").unwrap();
     let x = [1.0f32, 2.0];
     let off = [0i64, 2];
-    let view = TensorView { offsets: off[..].into(), ..TensorView::f32("x", &[2], &x) };
-    let call = |event| inst.process(EventKey { run: 1, lumi: 1, event }, &[view]);
+    let view = TensorView {
+        offsets: off[..].into(),
+        ..TensorView::f32("x", &[2], &x)
+    };
+    let call = |event| {
+        inst.process(
+            EventKey {
+                run: 1,
+                lumi: 1,
+                event,
+            },
+            &[view],
+        )
+    };
     let ok = call(1).unwrap();
     assert_eq!(ok.tensors[0].as_f32().unwrap(), &[2.0, 4.0]);
     let e = call(13).unwrap_err();
@@ -68,11 +104,17 @@ fn a_panicking_plugin_fails_the_call_and_the_process_lives() {
     assert!(e.to_string().contains("deliberate panic in process"), "{e}");
     assert_eq!(call(2).unwrap().tensors[0].as_f32().unwrap(), &[2.0, 4.0]);
     let e = call(14).unwrap_err();
-    assert_eq!(e.status(), hepinfer::error::hepinfer_status::HEPINFER_INVALID_INPUT);
+    assert_eq!(
+        e.status(),
+        hepinfer::error::hepinfer_status::HEPINFER_INVALID_INPUT
+    );
     let e = call(15).unwrap_err();
     assert!(e.to_string().contains("shape [3] but 2 elements"), "{e}");
     let e = call(16).unwrap_err();
-    assert!(e.to_string().contains("undeclared model 'undeclared'"), "{e}");
+    assert!(
+        e.to_string().contains("undeclared model 'undeclared'"),
+        "{e}"
+    );
     call(3).unwrap();
     // A panic in create is an error too.
     let e = err_text(host.instance("faulty", r#"{"panic":true}"#));
@@ -84,21 +126,42 @@ fn bad_configuration_and_unknown_plugins() {
     let dir = common::plugin_dir(&["seq_classifier"]);
     let e = err_text(Host::new("{not json", None, std::ptr::null_mut()));
     assert!(e.contains("invalid configuration"), "{e}");
-    let e = err_text(Host::new(r#"{"plugin_dirs": ["/no/such/dir"]}"#, None, std::ptr::null_mut()));
-    assert!(e.contains("'/no/such/dir'") && e.contains("does not exist"), "{e}");
+    let e = err_text(Host::new(
+        r#"{"plugin_dirs": ["/no/such/dir"]}"#,
+        None,
+        std::ptr::null_mut(),
+    ));
+    assert!(
+        e.contains("'/no/such/dir'") && e.contains("does not exist"),
+        "{e}"
+    );
     let host = host(dir.path());
     let e = err_text(host.instance("no-such-plugin", ""));
-    assert!(e.contains("unknown plugin 'no-such-plugin'") && e.contains("seq-classifier"), "{e}");
+    assert!(
+        e.contains("unknown plugin 'no-such-plugin'") && e.contains("seq-classifier"),
+        "{e}"
+    );
     let e = err_text(host.instance("seq-classifier", r#"{"argmax": "yes"}"#));
     assert!(e.contains("seq-classifier config"), "{e}");
     let e = err_text(host.instance("seq-classifier", r#"{"model_labels": {"nope": "v2"}}"#));
     assert!(e.contains("has no model 'nope'"), "{e}");
     // A model that is not configured is an error at the first call that needs it, naming it.
-    let bare = Host::new(&format!(r#"{{"plugin_dirs": [{:?}]}}"#, dir.path()), None, std::ptr::null_mut()).unwrap();
+    let bare = Host::new(
+        &format!(r#"{{"plugin_dirs": [{:?}]}}"#, dir.path()),
+        None,
+        std::ptr::null_mut(),
+    )
+    .unwrap();
     let inst = bare.instance("seq-classifier", "").unwrap();
     let x = vec![0.5f32; 120];
-    let e = err_text(inst.process(EventKey::default(), &[TensorView::f32("sequences", &[1, 15, 8], &x)]));
-    assert!(e.contains("no model configured for record 'SeqClassifierRcd'"), "{e}");
+    let e = err_text(inst.process(
+        EventKey::default(),
+        &[TensorView::f32("sequences", &[1, 15, 8], &x)],
+    ));
+    assert!(
+        e.contains("no model configured for record 'SeqClassifierRcd'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -106,13 +169,28 @@ fn files_that_are_not_plugins_are_refused_by_name() {
     // Not a shared library at all.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("libbroken.so"), b"not an ELF file").unwrap();
-    let e = err_text(Host::new(&common::host_config(dir.path(), ""), None, std::ptr::null_mut()));
-    assert!(e.contains("libbroken.so") && e.contains("cannot be opened"), "{e}");
+    let e = err_text(Host::new(
+        &common::host_config(dir.path(), ""),
+        None,
+        std::ptr::null_mut(),
+    ));
+    assert!(
+        e.contains("libbroken.so") && e.contains("cannot be opened"),
+        "{e}"
+    );
 
     // A plugin built against an incompatible interface layout.
     let dir = common::plugin_dir(&["hepinfer_test_abi_mismatch"]);
-    let e = err_text(Host::new(&common::host_config(dir.path(), ""), None, std::ptr::null_mut()));
-    assert!(e.contains("libhepinfer_test_abi_mismatch.so") && e.contains("incompatible plugin ABI layout"), "{e}");
+    let e = err_text(Host::new(
+        &common::host_config(dir.path(), ""),
+        None,
+        std::ptr::null_mut(),
+    ));
+    assert!(
+        e.contains("libhepinfer_test_abi_mismatch.so")
+            && e.contains("incompatible plugin ABI layout"),
+        "{e}"
+    );
 
     // Two plugins with one name: both paths are named.
     let a = tempfile::tempdir().unwrap();
@@ -122,7 +200,12 @@ fn files_that_are_not_plugins_are_refused_by_name() {
     std::fs::copy(&lib, b.path().join("libfaulty_b.so")).unwrap();
     let cfg = format!(r#"{{"plugin_dirs": [{:?}, {:?}]}}"#, a.path(), b.path());
     let e = err_text(Host::new(&cfg, None, std::ptr::null_mut()));
-    assert!(e.contains("two plugins are named 'faulty'") && e.contains("libfaulty_a.so") && e.contains("libfaulty_b.so"), "{e}");
+    assert!(
+        e.contains("two plugins are named 'faulty'")
+            && e.contains("libfaulty_a.so")
+            && e.contains("libfaulty_b.so"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -130,8 +213,17 @@ fn wrong_onnxruntime_library_is_refused_with_a_fix() {
     // The process already has its ONNX Runtime (other tests in this binary may have created it);
     // asking for a different one is refused, and so is a missing file.
     let dir = common::plugin_dir(&["seq_classifier"]);
-    let _ok = Host::new(&common::host_config(dir.path(), ""), None, std::ptr::null_mut()).unwrap();
+    let _ok = Host::new(
+        &common::host_config(dir.path(), ""),
+        None,
+        std::ptr::null_mut(),
+    )
+    .unwrap();
     let extra = r#", "onnxruntime": "/no/such/libonnxruntime.so""#;
-    let e = err_text(Host::new(&common::host_config(dir.path(), extra), None, std::ptr::null_mut()));
+    let e = err_text(Host::new(
+        &common::host_config(dir.path(), extra),
+        None,
+        std::ptr::null_mut(),
+    ));
     assert!(e.contains("/no/such/libonnxruntime.so"), "{e}");
 }

@@ -30,16 +30,28 @@ npy_element!(u8, "|u1");
 /// Encodes one array as a `.npy` v1.0 file (C order).
 pub fn encode_npy<T: NpyElement>(data: &[T], shape: &[usize]) -> Vec<u8> {
     let n: usize = shape.iter().product();
-    assert_eq!(n, data.len(), "npy: shape {shape:?} does not match {} elements", data.len());
+    assert_eq!(
+        n,
+        data.len(),
+        "npy: shape {shape:?} does not match {} elements",
+        data.len()
+    );
     let shape_str = match shape.len() {
         1 => format!("({},)", shape[0]),
         _ => format!(
             "({})",
-            shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
-    let mut header =
-        format!("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", T::DESCR, shape_str);
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        T::DESCR,
+        shape_str
+    );
     // Magic (6) + version (2) + header length (2) + header + '\n' is padded to 64 bytes.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -68,7 +80,8 @@ impl NpzWriter {
 
     /// Adds array `name` (read back in numpy as `npz[name]`).
     pub fn add<T: NpyElement>(&mut self, name: &str, data: &[T], shape: &[usize]) {
-        self.entries.push((format!("{name}.npy"), encode_npy(data, shape)));
+        self.entries
+            .push((format!("{name}.npy"), encode_npy(data, shape)));
     }
 
     /// Writes the archive (ZIP, stored entries, 32-bit sizes: each array must be < 4 GiB).

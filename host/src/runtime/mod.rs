@@ -85,7 +85,10 @@ pub(crate) fn check_inputs(ports: &[ModelPort], inputs: &[TensorView<'_>]) -> Re
         }
         let shape = t.shape.as_slice();
         let ok = shape.len() == port.shape.len()
-            && shape.iter().zip(&port.shape).all(|(&g, &w)| g >= 0 && (w < 0 || g == w));
+            && shape
+                .iter()
+                .zip(&port.shape)
+                .all(|(&g, &w)| g >= 0 && (w < 0 || g == w));
         if !ok {
             return Err(Error::Model(format!(
                 "model input '{}': expected shape {:?}, got {:?}",

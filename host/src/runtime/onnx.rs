@@ -45,7 +45,8 @@ pub struct OrtEnv {
 // `ort` allows one environment per process; every host in the process shares it.
 static ENV: Mutex<Option<Arc<OrtEnv>>> = Mutex::new(None);
 
-const HOW_TO_FIX: &str = "run `scripts/fetch-onnxruntime.sh` (it unpacks libonnxruntime.so.1.31.1 from the \
+const HOW_TO_FIX: &str =
+    "run `scripts/fetch-onnxruntime.sh` (it unpacks libonnxruntime.so.1.31.1 from the \
      onnxruntime==1.31.1 wheel into .deps/onnxruntime/lib), or point the host config key \
      'onnxruntime' or the environment variable ORT_DYLIB_PATH at that file";
 
@@ -75,7 +76,8 @@ fn locate(configured: Option<&Path>) -> Result<PathBuf> {
         match candidates.iter().find(|p| p.is_file()) {
             Some(p) => (p.clone(), "default location"),
             None => {
-                let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+                let list: Vec<String> =
+                    candidates.iter().map(|p| p.display().to_string()).collect();
                 return Err(Error::Runtime(format!(
                     "ONNX Runtime library not found (looked in {}); {HOW_TO_FIX}",
                     list.join(", ")
@@ -98,22 +100,31 @@ fn probe_version(path: &Path) -> Result<String> {
     // SAFETY: loading a shared library runs its initialisers; that is what loading ONNX Runtime
     // means. The handle is dropped (dlclose) before `ort` opens the same file.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
-        Error::Runtime(format!("cannot load ONNX Runtime from '{}': {e}; {HOW_TO_FIX}", path.display()))
-    })?;
-    let get: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| {
         Error::Runtime(format!(
-            "'{}' is not ONNX Runtime (no OrtGetApiBase symbol); {HOW_TO_FIX}",
+            "cannot load ONNX Runtime from '{}': {e}; {HOW_TO_FIX}",
             path.display()
         ))
     })?;
+    let get: libloading::Symbol<GetApiBase> =
+        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| {
+            Error::Runtime(format!(
+                "'{}' is not ONNX Runtime (no OrtGetApiBase symbol); {HOW_TO_FIX}",
+                path.display()
+            ))
+        })?;
     // SAFETY: OrtGetApiBase has this signature in every ONNX Runtime release and returns a
     // pointer to a static struct; GetVersionString returns a static NUL-terminated string.
     let version = unsafe {
         let base = get();
         if base.is_null() {
-            return Err(Error::Runtime(format!("'{}': OrtGetApiBase returned NULL", path.display())));
+            return Err(Error::Runtime(format!(
+                "'{}': OrtGetApiBase returned NULL",
+                path.display()
+            )));
         }
-        CStr::from_ptr(((*base).GetVersionString)()).to_string_lossy().into_owned()
+        CStr::from_ptr(((*base).GetVersionString)())
+            .to_string_lossy()
+            .into_owned()
     };
     if !version.starts_with(REQUIRED_VERSION_PREFIX) {
         return Err(Error::Runtime(format!(
@@ -170,7 +181,10 @@ impl OrtEnv {
 /// A session builder with the options the host uses for every model: `intra_op_threads`, one
 /// inter-op thread, sequential execution, all graph optimisations, CPU arena as configured.
 /// Benchmarks build their direct-ONNX-Runtime reference with it so both sides match.
-pub fn session_builder(env: &OrtEnv, opts: &LoadOptions) -> Result<ort::session::builder::SessionBuilder> {
+pub fn session_builder(
+    env: &OrtEnv,
+    opts: &LoadOptions,
+) -> Result<ort::session::builder::SessionBuilder> {
     let e = |e: ort::Error| Error::Model(format!("ONNX Runtime session options: {e}"));
     Session::builder(&env.env)
         .map_err(e)?
@@ -182,7 +196,9 @@ pub fn session_builder(env: &OrtEnv, opts: &LoadOptions) -> Result<ort::session:
         .map_err(|x| e(x.into()))?
         .with_parallel_execution(false)
         .map_err(|x| e(x.into()))?
-        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(opts.cpu_arena).build()])
+        .with_execution_providers([ort::ep::CPU::default()
+            .with_arena_allocator(opts.cpu_arena)
+            .build()])
         .map_err(|x| e(x.into()))
 }
 
@@ -207,11 +223,15 @@ fn port(name: &str, ty: &ValueType) -> Result<ModelPort> {
         ValueType::Tensor { ty, shape, .. } => Ok(ModelPort {
             name: name.to_string(),
             dtype: dtype_of(*ty).ok_or_else(|| {
-                Error::Model(format!("model port '{name}' has unsupported element type {ty:?}"))
+                Error::Model(format!(
+                    "model port '{name}' has unsupported element type {ty:?}"
+                ))
             })?,
             shape: shape.iter().copied().collect(),
         }),
-        other => Err(Error::Model(format!("model port '{name}' is not a tensor ({other:?})"))),
+        other => Err(Error::Model(format!(
+            "model port '{name}' is not a tensor ({other:?})"
+        ))),
     }
 }
 
@@ -232,18 +252,18 @@ pub struct OnnxModel {
 impl OnnxModel {
     /// Loads a model from its bytes (the environment must exist: see [`environment`]).
     pub fn load(bytes: &[u8], opts: &LoadOptions) -> Result<Self> {
-        let env = current_environment().ok_or_else(|| {
-            Error::Runtime("ONNX Runtime environment not initialised".into())
-        })?;
+        let env = current_environment()
+            .ok_or_else(|| Error::Runtime("ONNX Runtime environment not initialised".into()))?;
         let n = match opts.session_mode {
             SessionMode::Shared => 1,
             SessionMode::Pool => opts.pool_size.max(1),
         };
-        let prepacked =
-            (opts.session_mode == SessionMode::Pool).then(ort::session::builder::PrepackedWeights::new);
+        let prepacked = (opts.session_mode == SessionMode::Pool)
+            .then(ort::session::builder::PrepackedWeights::new);
         let mut sessions = Vec::with_capacity(n);
         for _ in 0..n {
-            let e = |e: ort::Error| Error::Model(format!("ONNX Runtime cannot load the model: {e}"));
+            let e =
+                |e: ort::Error| Error::Model(format!("ONNX Runtime cannot load the model: {e}"));
             let mut b = session_builder(&env, opts)?;
             if let Some(p) = &prepacked {
                 b = b.with_prepacked_weights(p).map_err(|x| e(x.into()))?;
@@ -324,7 +344,8 @@ impl OnnxModel {
             .into_iter()
             .zip(&self.outputs)
             .map(|(v, p)| {
-                let v = v.ok_or_else(|| Error::Model(format!("output '{}' not produced", p.name)))?;
+                let v =
+                    v.ok_or_else(|| Error::Model(format!("output '{}' not produced", p.name)))?;
                 extract(&p.name, &v)
             })
             .collect()
@@ -337,22 +358,39 @@ fn view_value<'a>(t: &TensorView<'a>) -> Result<ort::value::ValueRef<'a>> {
     // TensorRef borrows the caller's memory; `into_dyn` keeps the borrow semantics (the value
     // does not own the buffer), and we drop it before returning from `run_on`.
     let v = match t.data {
-        TensorData::F32(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
-        TensorData::F64(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
-        TensorData::I32(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
-        TensorData::I64(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
-        TensorData::U8(s) => TensorRef::from_array_view((shape, s.as_slice())).map_err(e)?.into_dyn(),
+        TensorData::F32(s) => TensorRef::from_array_view((shape, s.as_slice()))
+            .map_err(e)?
+            .into_dyn(),
+        TensorData::F64(s) => TensorRef::from_array_view((shape, s.as_slice()))
+            .map_err(e)?
+            .into_dyn(),
+        TensorData::I32(s) => TensorRef::from_array_view((shape, s.as_slice()))
+            .map_err(e)?
+            .into_dyn(),
+        TensorData::I64(s) => TensorRef::from_array_view((shape, s.as_slice()))
+            .map_err(e)?
+            .into_dyn(),
+        TensorData::U8(s) => TensorRef::from_array_view((shape, s.as_slice()))
+            .map_err(e)?
+            .into_dyn(),
     };
     Ok(v)
 }
 
 fn extract(name: &str, v: &DynValue) -> Result<Tensor> {
     let e = |e: ort::Error| Error::Model(format!("model output '{name}': {e}"));
-    let ty = v.dtype().tensor_type().ok_or_else(|| Error::Model(format!("model output '{name}' is not a tensor")))?;
+    let ty = v
+        .dtype()
+        .tensor_type()
+        .ok_or_else(|| Error::Model(format!("model output '{name}' is not a tensor")))?;
     macro_rules! take {
         ($t:ty, $variant:ident) => {{
             let (shape, data) = v.try_extract_tensor::<$t>().map_err(e)?;
-            Tensor::new(name, shape.iter().copied().collect(), TensorBuf::$variant(data.to_vec().into()))
+            Tensor::new(
+                name,
+                shape.iter().copied().collect(),
+                TensorBuf::$variant(data.to_vec().into()),
+            )
         }};
     }
     Ok(match ty {
@@ -361,7 +399,11 @@ fn extract(name: &str, v: &DynValue) -> Result<Tensor> {
         TensorElementType::Int32 => take!(i32, I32),
         TensorElementType::Int64 => take!(i64, I64),
         TensorElementType::Uint8 => take!(u8, U8),
-        other => return Err(Error::Model(format!("model output '{name}' has unsupported type {other:?}"))),
+        other => {
+            return Err(Error::Model(format!(
+                "model output '{name}' has unsupported type {other:?}"
+            )))
+        }
     })
 }
 

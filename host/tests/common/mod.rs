@@ -8,12 +8,18 @@ use std::path::{Path, PathBuf};
 /// executable's own path (`target/debug/deps/NAME-HASH`), so `CARGO_TARGET_DIR` is honoured.
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// Repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// Path of the built plugin library `lib<crate_name>.so`; fails with the command that builds it.
@@ -32,7 +38,8 @@ pub fn plugin_dir(crates: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for c in crates {
         let lib = plugin_lib(c);
-        std::os::unix::fs::symlink(&lib, dir.path().join(lib.file_name().unwrap())).expect("symlink");
+        std::os::unix::fs::symlink(&lib, dir.path().join(lib.file_name().unwrap()))
+            .expect("symlink");
     }
     dir
 }
@@ -55,17 +62,25 @@ pub fn host_config(dir: &Path, extra: &str) -> String {
 /// Reads a raw little-endian f32 file.
 pub fn read_f32(path: &Path) -> Vec<f32> {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 /// Reads a raw little-endian i64 file.
 pub fn read_i64(path: &Path) -> Vec<i64> {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 /// The golden sequences, labels and Python-onnxruntime probabilities of seq-classifier.
 pub fn golden() -> (Vec<f32>, Vec<i64>, Vec<f32>) {
     let d = repo().join("plugins/seq-classifier/model");
-    (read_f32(&d.join("golden_x.f32")), read_i64(&d.join("golden_y.i64")), read_f32(&d.join("golden_p.f32")))
+    (
+        read_f32(&d.join("golden_x.f32")),
+        read_i64(&d.join("golden_y.i64")),
+        read_f32(&d.join("golden_p.f32")),
+    )
 }

@@ -14,9 +14,9 @@ mod plugin;
 mod tensor;
 
 pub use plugin::{
-    Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO, LogLevel, ModelSpec,
-    Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox, PluginInstance_TO, PluginMod,
-    PluginModRef, PluginLogger, __create, __info, PLUGIN_ABI_VERSION,
+    __create, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO,
+    LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox,
+    PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, PLUGIN_ABI_VERSION,
 };
 pub use tensor::{DType, Dim, EventKey, Tensor, TensorBuf, TensorData, TensorSpec, TensorView};
 

@@ -7,7 +7,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RBox, ROk, RErr, RResult, RSlice, RStr, RString, RVec},
+    std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -99,7 +99,10 @@ pub struct PluginError {
 impl PluginError {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PluginError { kind, message: RString::from(message.into()) }
+        PluginError {
+            kind,
+            message: RString::from(message.into()),
+        }
     }
 
     /// Bad input.
@@ -288,8 +291,15 @@ impl<'a> Call<'a> {
     }
 
     /// Runs model `model` for this event; outputs come back in the model's output order.
-    pub fn run_model(&self, model: &str, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError> {
-        self.ctx.run_model(model.into(), inputs.into()).into_result().map(RVec::into_vec)
+    pub fn run_model(
+        &self,
+        model: &str,
+        inputs: &[TensorView<'_>],
+    ) -> Result<Vec<Tensor>, PluginError> {
+        self.ctx
+            .run_model(model.into(), inputs.into())
+            .into_result()
+            .map(RVec::into_vec)
     }
 
     /// The outputs added so far.
@@ -323,7 +333,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn panicked(what: &str, payload: Box<dyn std::any::Any + Send>) -> PluginError {
-    PluginError::new(ErrorKind::Panic, format!("plugin panicked in {what}: {}", panic_message(payload)))
+    PluginError::new(
+        ErrorKind::Panic,
+        format!("plugin panicked in {what}: {}", panic_message(payload)),
+    )
 }
 
 /// The [`PluginInstance`] wrapper around a [`Plugin`], catching panics inside the plugin.
@@ -336,7 +349,11 @@ impl<P: Plugin> PluginInstance for Instance<P> {
         inputs: RSlice<'_, TensorView<'_>>,
     ) -> RResult<RVec<Tensor>, PluginError> {
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut call = Call { ctx: &ctx, inputs, outputs: Vec::new() };
+            let mut call = Call {
+                ctx: &ctx,
+                inputs,
+                outputs: Vec::new(),
+            };
             self.0.process(&mut call).map(|()| call.outputs)
         }));
         match result {
@@ -362,9 +379,14 @@ pub extern "C" fn __create<P: Plugin>(
     config: RStr<'_>,
     host: HostServices_TO<'static, RBox<()>>,
 ) -> RResult<PluginInstanceBox, PluginError> {
-    let result = catch_unwind(AssertUnwindSafe(|| P::create(config.as_str(), PluginLogger { host })));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        P::create(config.as_str(), PluginLogger { host })
+    }));
     match result {
-        Ok(Ok(plugin)) => ROk(PluginInstance_TO::from_value(Instance(plugin), abi_stable::sabi_trait::TD_Opaque)),
+        Ok(Ok(plugin)) => ROk(PluginInstance_TO::from_value(
+            Instance(plugin),
+            abi_stable::sabi_trait::TD_Opaque,
+        )),
         Ok(Err(e)) => RErr(e),
         Err(payload) => RErr(panicked("create", payload)),
     }

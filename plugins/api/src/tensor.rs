@@ -130,7 +130,12 @@ pub struct TensorView<'a> {
 impl<'a> TensorView<'a> {
     /// A dense view of `data` with `shape`.
     pub fn new(name: &'a str, shape: &'a [i64], data: TensorData<'a>) -> Self {
-        TensorView { name: name.into(), shape: shape.into(), data, offsets: RSlice::EMPTY }
+        TensorView {
+            name: name.into(),
+            shape: shape.into(),
+            data,
+            offsets: RSlice::EMPTY,
+        }
     }
 
     /// A dense `f32` view.
@@ -233,7 +238,12 @@ pub struct Tensor {
 impl Tensor {
     /// A dense tensor. The caller guarantees that `shape` matches the number of elements.
     pub fn new(name: &str, shape: Vec<i64>, data: TensorBuf) -> Self {
-        Tensor { name: name.into(), shape: shape.into(), data, offsets: RVec::new() }
+        Tensor {
+            name: name.into(),
+            shape: shape.into(),
+            data,
+            offsets: RVec::new(),
+        }
     }
 
     /// A dense `f32` tensor.
@@ -243,7 +253,12 @@ impl Tensor {
 
     /// A jagged collection: flat `data` of `shape` (first dimension = all elements) grouped by `offsets`.
     pub fn jagged(name: &str, shape: Vec<i64>, data: TensorBuf, offsets: Vec<i64>) -> Self {
-        Tensor { name: name.into(), shape: shape.into(), data, offsets: offsets.into() }
+        Tensor {
+            name: name.into(),
+            shape: shape.into(),
+            data,
+            offsets: offsets.into(),
+        }
     }
 
     /// The `f32` elements, if that is the dtype.
@@ -279,12 +294,18 @@ pub struct Dim {
 impl Dim {
     /// A dimension of fixed size.
     pub fn fixed(size: i64) -> Self {
-        Dim { size, name: RString::new() }
+        Dim {
+            size,
+            name: RString::new(),
+        }
     }
 
     /// A dynamic dimension named `name`.
     pub fn named(name: &str) -> Self {
-        Dim { size: -1, name: name.into() }
+        Dim {
+            size: -1,
+            name: name.into(),
+        }
     }
 }
 

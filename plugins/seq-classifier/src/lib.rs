@@ -44,11 +44,22 @@ impl Plugin for SeqClassifier {
         PluginInfo {
             name: "seq-classifier".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "LSTM(64) classifier over 15x8 feature sequences; the reference plugin".into(),
+            description: "LSTM(64) classifier over 15x8 feature sequences; the reference plugin"
+                .into(),
             inputs: vec![seq.clone()].into(),
             outputs: vec![
-                TensorSpec::new("probabilities", DType::F32, vec![Dim::named("n"), Dim::fixed(N_CLASSES)], "class probabilities"),
-                TensorSpec::new("class", DType::I64, vec![Dim::named("n")], "most probable class (only with argmax: true)"),
+                TensorSpec::new(
+                    "probabilities",
+                    DType::F32,
+                    vec![Dim::named("n"), Dim::fixed(N_CLASSES)],
+                    "class probabilities",
+                ),
+                TensorSpec::new(
+                    "class",
+                    DType::I64,
+                    vec![Dim::named("n")],
+                    "most probable class (only with argmax: true)",
+                ),
             ]
             .into(),
             models: vec![ModelSpec {
@@ -76,7 +87,10 @@ impl Plugin for SeqClassifier {
             // An empty batch is a valid event with nothing to classify.
             call.output(Tensor::f32("probabilities", vec![0, N_CLASSES], Vec::new()));
         } else {
-            let view = TensorView { name: "sequences".into(), ..*input };
+            let view = TensorView {
+                name: "sequences".into(),
+                ..*input
+            };
             let mut out = call.run_model("classifier", &[view])?;
             let mut probs = out.swap_remove(0);
             probs.name = "probabilities".into();
@@ -86,9 +100,18 @@ impl Plugin for SeqClassifier {
             let p = call_output_probs(call)?;
             let class: Vec<i64> = p
                 .chunks(N_CLASSES as usize)
-                .map(|c| c.iter().enumerate().fold(0, |best, (i, v)| if *v > c[best] { i } else { best }) as i64)
+                .map(|c| {
+                    c.iter()
+                        .enumerate()
+                        .fold(0, |best, (i, v)| if *v > c[best] { i } else { best })
+                        as i64
+                })
                 .collect();
-            call.output(Tensor::new("class", vec![class.len() as i64], hepinfer_plugin_api::TensorBuf::I64(class.into())));
+            call.output(Tensor::new(
+                "class",
+                vec![class.len() as i64],
+                hepinfer_plugin_api::TensorBuf::I64(class.into()),
+            ));
         }
         Ok(())
     }
@@ -100,7 +123,9 @@ fn call_output_probs(call: &Call<'_>) -> Result<Vec<f32>, PluginError> {
         .find(|t| t.name.as_str() == "probabilities")
         .and_then(|t| t.as_f32())
         .map(|s| s.to_vec())
-        .ok_or_else(|| PluginError::new(hepinfer_plugin_api::ErrorKind::Internal, "no probabilities"))
+        .ok_or_else(|| {
+            PluginError::new(hepinfer_plugin_api::ErrorKind::Internal, "no probabilities")
+        })
 }
 
 export_plugin!(SeqClassifier);

@@ -35,5 +35,9 @@ extern "C" fn greeting() -> RString {
 /// Exports the mismatched root module.
 #[export_root_module]
 pub fn get_library() -> PluginModRef {
-    PluginMod { abi_version: 1, greeting }.leak_into_prefix()
+    PluginMod {
+        abi_version: 1,
+        greeting,
+    }
+    .leak_into_prefix()
 }

@@ -6,7 +6,8 @@
 //! did not declare; any other event returns `y = 2 x` with the groups of `x`. Config `{"panic": true}` panics in create.
 
 use hepinfer_plugin_api::{
-    export_plugin, Call, DType, Dim, Plugin, PluginError, PluginInfo, PluginLogger, Tensor, TensorBuf, TensorSpec,
+    export_plugin, Call, DType, Dim, Plugin, PluginError, PluginInfo, PluginLogger, Tensor,
+    TensorBuf, TensorSpec,
 };
 
 /// The plugin.
@@ -18,10 +19,22 @@ impl Plugin for Faulty {
             name: "faulty".into(),
             version: "0.0.1".into(),
             description: "test plugin that fails on demand".into(),
-            inputs: vec![TensorSpec::new("x", DType::F32, vec![Dim::named("n")], "values, grouped").jagged("groups")]
-                .into(),
-            outputs: vec![TensorSpec::new("y", DType::F32, vec![Dim::named("n")], "2x, same groups").jagged("groups")]
-                .into(),
+            inputs: vec![TensorSpec::new(
+                "x",
+                DType::F32,
+                vec![Dim::named("n")],
+                "values, grouped",
+            )
+            .jagged("groups")]
+            .into(),
+            outputs: vec![TensorSpec::new(
+                "y",
+                DType::F32,
+                vec![Dim::named("n")],
+                "2x, same groups",
+            )
+            .jagged("groups")]
+            .into(),
             models: Vec::new().into(),
             config_doc: r#"{"panic": bool}"#.into(),
         }
@@ -51,7 +64,12 @@ impl Plugin for Faulty {
         }
         let offsets = call.offsets("x")?.to_vec();
         let y = x.iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
-        call.output(Tensor::jagged("y", vec![x.len() as i64], TensorBuf::F32(y.into()), offsets));
+        call.output(Tensor::jagged(
+            "y",
+            vec![x.len() as i64],
+            TensorBuf::F32(y.into()),
+            offsets,
+        ));
         Ok(())
     }
 }
