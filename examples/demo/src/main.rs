@@ -16,7 +16,10 @@ use std::time::Instant;
 use workload::Workload;
 
 #[derive(Parser)]
-#[command(name = "hepinfer-demo", about = "The hepinfer demo job: toy events through every plugin")]
+#[command(
+    name = "hepinfer-demo",
+    about = "The hepinfer demo job: toy events through every plugin"
+)]
 struct Args {
     /// Conditions database URL serving the models.
     #[arg(long)]
@@ -49,7 +52,11 @@ fn progress(done: u64, total: u64, start: Instant) {
     let width = 40;
     let filled = ((done as f64 / total.max(1) as f64) * width as f64) as usize;
     let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
-    eprint!("\r[{}{}] {done}/{total} events  {rate:.0} events/s ", "#".repeat(filled), "-".repeat(width - filled));
+    eprint!(
+        "\r[{}{}] {done}/{total} events  {rate:.0} events/s ",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    );
     let _ = std::io::stderr().flush();
 }
 
@@ -66,15 +73,19 @@ fn run(args: Args) -> Result<(), String> {
         "plugin_dirs": [plugin_dir], "conddb": args.conddb, "global_tag": args.global_tag, "log_level": "warn",
     })
     .to_string();
-    let mut workloads: Vec<Box<dyn Workload>> =
-        vec![Box::new(seq::Seq::load(&source_tree().join("plugins/seq-classifier/model"))?)];
+    let mut workloads: Vec<Box<dyn Workload>> = vec![Box::new(seq::Seq::load(
+        &source_tree().join("plugins/seq-classifier/model"),
+    )?)];
     if !args.only.is_empty() {
         workloads.retain(|w| args.only.iter().any(|o| o == w.plugin()));
     }
     let host = CHost::new(&config).map_err(|e| e.to_string())?;
     let instances: Vec<CInstance> = workloads
         .iter()
-        .map(|w| host.instance(w.plugin(), &w.config()).map_err(|e| format!("{}: {e}", w.plugin())))
+        .map(|w| {
+            host.instance(w.plugin(), &w.config())
+                .map_err(|e| format!("{}: {e}", w.plugin()))
+        })
         .collect::<Result<_, _>>()?;
     let shared = Arc::new((workloads, instances));
     let next = Arc::new(AtomicU64::new(0));
@@ -85,7 +96,12 @@ fn run(args: Args) -> Result<(), String> {
         args.events,
         args.threads,
         args.global_tag,
-        shared.0.iter().map(|w| w.plugin()).collect::<Vec<_>>().join(", ")
+        shared
+            .0
+            .iter()
+            .map(|w| w.plugin())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let (events, per_run) = (args.events, args.events_per_run.max(1));
     let workers: Vec<_> = (0..args.threads.max(1))
@@ -96,7 +112,11 @@ fn run(args: Args) -> Result<(), String> {
                 if ev >= events {
                     break;
                 }
-                let key = hepinfer_event_key { run: 1 + (ev / per_run) as u32, lumi: 1 + (ev % per_run / 1000) as u32, event: ev };
+                let key = hepinfer_event_key {
+                    run: 1 + (ev / per_run) as u32,
+                    lumi: 1 + (ev % per_run / 1000) as u32,
+                    event: ev,
+                };
                 // Like a framework's path: every algorithm runs on every event.
                 for (w, inst) in shared.0.iter().zip(&shared.1) {
                     if let Err(e) = w.process(inst, key, ev) {
@@ -112,13 +132,17 @@ fn run(args: Args) -> Result<(), String> {
         })
         .collect();
     for w in workers {
-        w.join().map_err(|_| "a worker thread panicked".to_string())?;
+        w.join()
+            .map_err(|_| "a worker thread panicked".to_string())?;
     }
     progress(events, events, start);
     eprintln!();
     let wall = start.elapsed().as_secs_f64();
     println!();
-    println!("{:<15} {:>8} {:>10} {:>9} {:>9} {:>8}  physics on this run", "plugin", "calls", "calls/s", "p50 µs", "p99 µs", "failed");
+    println!(
+        "{:<15} {:>8} {:>10} {:>9} {:>9} {:>8}  physics on this run",
+        "plugin", "calls", "calls/s", "p50 µs", "p99 µs", "failed"
+    );
     for (w, inst) in shared.0.iter().zip(&shared.1) {
         let s = inst.stats().map_err(|e| e.to_string())?;
         let get = |k: &str| s[k].as_f64().unwrap_or(0.0);
@@ -133,7 +157,11 @@ fn run(args: Args) -> Result<(), String> {
             w.quality()
         );
     }
-    println!("\n{events} events in {wall:.1} s ({:.0} events/s) on {} threads", events as f64 / wall, args.threads);
+    println!(
+        "\n{events} events in {wall:.1} s ({:.0} events/s) on {} threads",
+        events as f64 / wall,
+        args.threads
+    );
     match failures.load(Ordering::Relaxed) {
         0 => Ok(()),
         n => Err(format!("{n} calls failed")),

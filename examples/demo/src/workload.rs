@@ -14,7 +14,12 @@ pub trait Workload: Send + Sync {
     }
     /// Generates the inputs of event number `event` (deterministic in it), runs the plugin on
     /// them and records the results for [`Workload::quality`].
-    fn process(&self, instance: &CInstance, key: hepinfer_event_key, event: u64) -> Result<(), CError>;
+    fn process(
+        &self,
+        instance: &CInstance,
+        key: hepinfer_event_key,
+        event: u64,
+    ) -> Result<(), CError>;
     /// The physics quality measured on this run, one line (e.g. `AUC(b vs light) 0.986 on 41,234 jets`).
     fn quality(&self) -> String;
 }
@@ -25,7 +30,11 @@ pub fn auc(signal: &[f32], background: &[f32]) -> f64 {
     if signal.is_empty() || background.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f32, bool)> = signal.iter().map(|&s| (s, true)).chain(background.iter().map(|&b| (b, false))).collect();
+    let mut all: Vec<(f32, bool)> = signal
+        .iter()
+        .map(|&s| (s, true))
+        .chain(background.iter().map(|&b| (b, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Mann–Whitney U from average ranks.
     let mut rank_sum = 0.0;
