@@ -45,6 +45,9 @@ enum Command {
         /// Threads for the scaling measurement.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Threads for the resident-memory measurement.
+        #[arg(long, default_value_t = 8)]
+        memory_threads: usize,
         /// Interleaved rounds per measurement.
         #[arg(long, default_value_t = 7)]
         rounds: usize,
@@ -190,6 +193,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Bench {
             threads,
+            memory_threads,
             rounds,
             round_ms,
             batches,
@@ -198,6 +202,7 @@ fn run(cli: Cli) -> Result<(), String> {
             model: source_tree().join("plugins/seq-classifier/model/model.onnx"),
             batches,
             threads: threads.max(1),
+            memory_threads: memory_threads.max(1),
             rounds: rounds.max(1),
             round_time: Duration::from_millis(round_ms.max(10)),
         }),

@@ -4,6 +4,8 @@
 //! threads or forward a request to a remote server without any plugin noticing.
 
 pub mod onnx;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 use crate::error::{Error, Result};
 use hepinfer_plugin_api::{DType, Tensor, TensorView};
@@ -29,7 +31,7 @@ pub trait Model: Send + Sync {
     fn inputs(&self) -> &[ModelPort];
     /// The model's outputs.
     fn outputs(&self) -> &[ModelPort];
-    /// Backend name (`onnxruntime`).
+    /// Backend name (`onnxruntime`, `libtorch`).
     fn backend(&self) -> &'static str;
 }
 
@@ -50,6 +52,9 @@ pub struct LoadOptions {
 pub fn load(object_type: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Arc<dyn Model>> {
     match object_type {
         "onnx" => Ok(Arc::new(onnx::OnnxModel::load(bytes, opts)?)),
+        #[cfg(feature = "torch")]
+        "torchscript" => Ok(Arc::new(torch::TorchModel::load(bytes, opts)?)),
+        #[cfg(not(feature = "torch"))]
         "torchscript" => Err(Error::Model(
             "this payload is TorchScript, but libhepinfer was built without the `torch` feature; \
              rebuild with `--features torch` or use a global tag that serves ONNX models"
