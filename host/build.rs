@@ -1,6 +1,12 @@
 //! Link arguments for `libhepinfer.so`: a SONAME (cargo gives cdylibs none), and `-z nodelete`
 //! so that a framework which `dlclose`s the library does not unmap code that thread-local
 //! destructors of Rust (ours and the plugins') still point into.
+//!
+//! With the `torch` feature, also the arguments `tch`'s own build script gives its binaries
+//! (cargo does not pass a dependency's `rustc-link-arg`s on): an rpath to the libtorch directory
+//! so the library and the test programs find libtorch without `LD_LIBRARY_PATH`, and
+//! `--no-as-needed -ltorch` so the linker keeps `libtorch.so` — which pulls in `libtorch_cuda.so`
+//! and registers its operators — although no symbol of it is referenced directly.
 fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_else(|_| "0".into());
@@ -8,4 +14,12 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhepinfer.so.{major}.{minor}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_some() {
+        // Set by torch-sys (`links = "tch"`, `cargo:libtorch_lib=...`).
+        if let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.to_string_lossy());
+        }
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch");
+    }
 }

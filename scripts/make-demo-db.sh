@@ -18,7 +18,31 @@ c upload "$m/model.onnx" --tag SeqClassifier_v1_offline --since 1 --create --syn
   --description "seq-classifier LSTM, trained seed 20261123"
 c upload "$m/model_v2.onnx" --tag SeqClassifier_v1_offline --since 3 \
   --description "seq-classifier LSTM retrained (seed 7) for runs from 3"
+m="$root/plugins/btag-rnn/model"
+c upload "$m/model.onnx" --tag BTagRnn_v1_offline --since 1 --create --sync offline \
+  --description "btag-rnn LSTM over track impact parameters (toydet flavour, seed 1)"
+m="$root/plugins/jet-cnn/model"
+c upload "$m/model.onnx" --tag JetCnn_v1_offline --since 1 --create --sync offline \
+  --description "jet-cnn W tagger over 25x25 jet images (toydet jetimage, seed 1)"
 c gt create HEPINFER_DEMO_V1 --description "hepinfer demo: every plugin's model" --release 0.1
 c gt map HEPINFER_DEMO_V1 SeqClassifierRcd "" SeqClassifier_v1_offline
+c gt map HEPINFER_DEMO_V1 BTagRnnRcd "" BTagRnn_v1_offline
+c gt map HEPINFER_DEMO_V1 JetCnnRcd "" JetCnn_v1_offline
 c gt lock HEPINFER_DEMO_V1
-echo "make-demo-db: $db (global tag HEPINFER_DEMO_V1)"
+# Second global tag: the same records served as TorchScript (issue #7), each model's `.pt`
+# export in a tag of its own; seq-classifier ships ONNX only and keeps its ONNX tag. A job picks
+# the backend by picking the global tag; plugins do not know which runtime serves them.
+c gt create HEPINFER_DEMO_TORCH_V1 --description "hepinfer demo: every model as TorchScript (libtorch)" --release 0.1
+c gt map HEPINFER_DEMO_TORCH_V1 SeqClassifierRcd "" SeqClassifier_v1_offline
+torch_tag() { # record, model file, tag, description
+  python3 -c 'import sys, zipfile; sys.exit(not any(n.endswith("/extra/hepinfer.json") for n in zipfile.ZipFile(sys.argv[1]).namelist()))' "$2" ||
+    echo "make-demo-db: warning: $2 has no hepinfer.json signature; the host will refuse it (see host/src/runtime/torch.rs)" >&2
+  c upload "$2" --type torchscript --tag "$3" --since 1 --create --sync offline --description "$4"
+  c gt map HEPINFER_DEMO_TORCH_V1 "$1" "" "$3"
+}
+torch_tag BTagRnnRcd "$root/plugins/btag-rnn/model/model.pt" BTagRnn_v1_torchscript \
+  "btag-rnn LSTM, TorchScript export of the weights in BTagRnn_v1_offline"
+torch_tag JetCnnRcd "$root/plugins/jet-cnn/model/model.pt" JetCnn_v1_torchscript \
+  "jet-cnn W tagger, TorchScript export of the weights in JetCnn_v1_offline"
+c gt lock HEPINFER_DEMO_TORCH_V1
+echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_TORCH_V1)"

@@ -65,6 +65,20 @@ Input::Input(const char* name, DType dtype, const void* data, const std::int64_t
   if (rank > 0 && shape != nullptr) std::memcpy(shape_.data(), shape, rank * sizeof(std::int64_t));
 }
 
+void Input::check_size(std::size_t n) const {
+  std::size_t want = 1;
+  std::string dims;
+  for (std::size_t i = 0; i < rank_; ++i) {
+    want *= static_cast<std::size_t>(shape_[i] < 0 ? 0 : shape_[i]);
+    dims += (i ? ", " : "") + std::to_string(shape_[i]);
+  }
+  if (want != n) {
+    throw Error(Status::InvalidInput, std::string("input '") + (name_ ? name_ : "(null)") + "': shape [" + dims +
+                                          "] has " + std::to_string(want) + " elements but the data holds " +
+                                          std::to_string(n));
+  }
+}
+
 std::size_t Tensor::size() const noexcept {
   std::size_t n = 1;
   for (std::size_t i = 0; i < t_.rank; ++i) n *= static_cast<std::size_t>(t_.shape[i]);
@@ -140,7 +154,10 @@ Outputs Instance::process(const EventKey& key, const Input* inputs, std::size_t 
     heap.resize(n_inputs);
     views = heap.data();
   }
-  for (std::size_t i = 0; i < n_inputs; ++i) views[i] = inputs[i].to_c();
+  // A null `inputs` goes to the library as it is, which refuses it with a clear error.
+  if (inputs != nullptr) {
+    for (std::size_t i = 0; i < n_inputs; ++i) views[i] = inputs[i].to_c();
+  }
   ffi::Status st;
   hepinfer_outputs* out =
       ffi::process(p_.get(), key.run, key.lumi, key.event, inputs ? views : nullptr, n_inputs, st);

@@ -1,7 +1,7 @@
 //! The Rust half of hepinfer's C++ API, generated with [cxx].
 //!
 //! The functions of the bridge below are implemented on top of the C ABI of the same library
-//! (`hepinfer_*`, declared in [`c`] and resolved when `host` links this crate into
+//! (`hepinfer_*`, declared in module `c` and resolved when `host` links this crate into
 //! `libhepinfer.so`), so this crate does not depend on `host` and the C and C++ APIs share one
 //! process-wide state: one ONNX Runtime environment, one plugin registry, one model cache.
 //!
@@ -138,7 +138,7 @@ use ffi::{
 
 /// The C ABI of libhepinfer, as far as the bridge uses it (see `include/hepinfer/hepinfer.h`).
 /// Defined by the `host` crate, which links this crate into the same library.
-pub mod c {
+mod c {
     use super::*;
 
     /// `hepinfer_error` (opaque).
@@ -226,7 +226,6 @@ pub mod c {
             out_error: *mut *mut Error,
         ) -> u32;
         pub fn hepinfer_string_free(s: *mut c_char);
-        pub fn hepinfer_error_status(error: *const Error) -> u32;
         pub fn hepinfer_error_message(error: *const Error) -> *const c_char;
         pub fn hepinfer_error_free(error: *mut Error);
     }

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   CHECK_THROWS(hepinfer::Host(R"({"colour": 1})"), Status::InvalidConfig, "colour");
   CHECK_THROWS(hepinfer::Host(R"({"plugin_dirs": ["/no/such/plugin/dir"]})"), Status::PluginLoad,
                "/no/such/plugin/dir");
-  CHECK_THROWS(hepinfer::Host(std::string("{\"plugin_dirs\": []}\0", 19)), Status::InvalidArgument, "NUL");
+  CHECK_THROWS(hepinfer::Host(std::string("{\"plugin_dirs\": []}\0", 20)), Status::InvalidArgument, "NUL");
   CHECK_THROWS(hepinfer::Host(R"({"onnxruntime": "/no/such/libonnxruntime.so.1.31.1"})"), Status::Runtime,
                "/no/such/libonnxruntime.so");
 
@@ -125,6 +125,13 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < p.size(); ++i) maxdiff = std::max(maxdiff, std::fabs(p[i] - p_py[i]));
     CHECK(p.size() == 6 && maxdiff <= 1e-5f, "vector of untyped inputs");
     CHECK_THROWS(Input("x", hepinfer::DType::F32, x.data(), shape, 17), Status::InvalidInput, "rank 17");
+    // From a container: the element count is checked against the shape.
+    const std::vector<float> one_seq(x.begin(), x.begin() + 120);
+    hepinfer::Outputs o2 = inst.process(key, {Input("sequences", one_seq, {1, 15, 8})});
+    CHECK(o2.find("probabilities").values<float>().size() == 3, "input from a std::vector");
+    CHECK_THROWS(Input("sequences", one_seq, {2, 15, 8}), Status::InvalidInput, "has 240 elements but the data holds 120");
+    const hepinfer::Span<const float> view(x.data(), 120);
+    CHECK(inst.process(key, {Input("sequences", view, {1, 15, 8})}).size() == 2, "input from a Span");
   }
 
   // ---- bad inputs: each a clear exception, and the next call works ----

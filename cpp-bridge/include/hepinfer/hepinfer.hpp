@@ -138,6 +138,8 @@ class Span {
   constexpr std::size_t size() const noexcept { return size_; }
   /// True when there are no elements.
   constexpr bool empty() const noexcept { return size_ == 0; }
+  /// Element type (as std::span's).
+  using value_type = std::remove_cv_t<T>;
   /// Element `i` (unchecked).
   constexpr T& operator[](std::size_t i) const noexcept { return data_[i]; }
   /// Iteration.
@@ -179,6 +181,14 @@ class HEPINFER_CXX_API Input {
   template <class T>
   Input(const char* name, const T* data, const std::int64_t* shape, std::size_t rank)
       : Input(name, dtype_of<T>::value, data, shape, rank) {}
+  /// A dense array over a contiguous container or view (std::vector, std::array, std::span,
+  /// hepinfer::Span): throws Error(InvalidInput) unless it holds exactly the shape's elements.
+  template <class C, class T = std::remove_cv_t<typename C::value_type>,
+            class = decltype(std::declval<const C&>().data())>
+  Input(const char* name, const C& values, std::initializer_list<std::int64_t> shape)
+      : Input(name, dtype_of<T>::value, values.data(), shape.begin(), shape.size()) {
+    check_size(static_cast<std::size_t>(values.size()));
+  }
   /// An untyped dense array (dtype given at run time).
   Input(const char* name, DType dtype, const void* data, const std::int64_t* shape, std::size_t rank);
 
@@ -206,6 +216,7 @@ class HEPINFER_CXX_API Input {
   }
 
  private:
+  void check_size(std::size_t n) const;
   const char* name_;
   DType dtype_;
   std::size_t rank_;

@@ -2,6 +2,8 @@
 //! through the C ABI exactly as a C++ framework's; at the end it prints, per plugin, calls,
 //! throughput, latency quantiles and the physics quality measured on this run.
 
+mod btag;
+mod jetcnn;
 mod seq;
 mod workload;
 
@@ -76,6 +78,8 @@ fn run(args: Args) -> Result<(), String> {
     let mut workloads: Vec<Box<dyn Workload>> = vec![Box::new(seq::Seq::load(
         &source_tree().join("plugins/seq-classifier/model"),
     )?)];
+    workloads.push(Box::new(btag::BTag::new()));
+    workloads.push(Box::new(jetcnn::JetCnn::new()));
     if !args.only.is_empty() {
         workloads.retain(|w| args.only.iter().any(|o| o == w.plugin()));
     }

@@ -24,7 +24,6 @@ pub trait Workload: Send + Sync {
     fn quality(&self) -> String;
 }
 
-#[allow(dead_code)] // used by the physics workloads as they are added
 /// Area under the ROC curve of `signal` vs `background` scores (ties count one half).
 pub fn auc(signal: &[f32], background: &[f32]) -> f64 {
     if signal.is_empty() || background.is_empty() {

@@ -1,6 +1,6 @@
 """Measures the shipped calo_gan.onnx against held-out toydet showers through onnxruntime.
 
-    python evaluate.py [--n 30000] [--seed 9999] [--model calo_gan.onnx]
+    python evaluate.py [--n 90000] [--seed 9999] [--model calo_gan.onnx]
 
 For every particle type and 10 GeV bin from 10 to 100 GeV it compares the mean total-energy
 response (sum of cells / E) and the resolution (std / mean of that ratio) of the GAN with the toy
@@ -52,7 +52,7 @@ def width_mm(layer1):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=30000)
+    ap.add_argument("--n", type=int, default=90000)
     ap.add_argument("--seed", type=int, default=9999)
     ap.add_argument("--model", default=str(HERE / "calo_gan.onnx"))
     ap.add_argument("--torchscript", default=str(HERE / "calo_gan.pt"))

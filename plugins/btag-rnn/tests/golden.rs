@@ -1,0 +1,145 @@
+//! The Rust preprocessing and the whole plugin against the golden tensors that
+//! `model/make_golden.py` exported from the Python training code (50 held-out toy jets, including
+//! jets without tracks, with more than 15 tracks and near φ = ±π).
+
+mod common;
+
+use btag_rnn::{preprocess, track_features, MAX_TRACKS, N_FEATURES, TRACK_FIELDS};
+use hepinfer::Host;
+use hepinfer_plugin_api::{EventKey, TensorBuf, TensorView};
+use std::collections::HashMap;
+
+/// The golden raw inputs packed as the plugin takes them: `jets` [n, 3], `tracks` [m, 7], offsets.
+fn raw_inputs(g: &HashMap<String, common::Array>) -> (Vec<f32>, Vec<f32>, Vec<i64>) {
+    let (pt, eta, phi) = (g["jet_pt"].f32(), g["jet_eta"].f32(), g["jet_phi"].f32());
+    let jets = (0..pt.len())
+        .flat_map(|i| [pt[i], eta[i], phi[i]])
+        .collect();
+    let cols: Vec<Vec<f32>> = [
+        "trk_pt",
+        "trk_eta",
+        "trk_phi",
+        "trk_d0",
+        "trk_z0",
+        "trk_sigma_d0",
+        "trk_sigma_z0",
+    ]
+    .iter()
+    .map(|k| g[*k].f32())
+    .collect();
+    let tracks = (0..cols[0].len())
+        .flat_map(|i| cols.iter().map(move |c| c[i]))
+        .collect();
+    (jets, tracks, g["offsets"].i64())
+}
+
+#[test]
+fn golden_sample_covers_the_edge_cases() {
+    let g = common::golden();
+    let n = g["n_tracks"].i64();
+    let per_jet: Vec<i64> = g["offsets"].i64().windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(n.len(), 50);
+    assert!(per_jet.iter().filter(|&&k| k == 0).count() >= 2);
+    assert!(per_jet.iter().filter(|&&k| k > MAX_TRACKS as i64).count() >= 3);
+    assert!(g["jet_phi"].f32().iter().filter(|p| p.abs() > 3.05).count() >= 3);
+}
+
+#[test]
+fn track_features_match_python() {
+    let g = common::golden();
+    let (jets, tracks, offsets) = raw_inputs(&g);
+    let (want_f, want_k) = (g["trk_features"].f32(), g["trk_sort_key"].f32());
+    let mut got_f = Vec::new();
+    let mut got_k = Vec::new();
+    for (j, w) in offsets.windows(2).enumerate() {
+        let jet = [jets[3 * j], jets[3 * j + 1], jets[3 * j + 2]];
+        for i in w[0] as usize..w[1] as usize {
+            let t: &[f32; TRACK_FIELDS] = tracks[i * TRACK_FIELDS..(i + 1) * TRACK_FIELDS]
+                .try_into()
+                .unwrap();
+            let (f, k) = track_features(jet, t);
+            got_f.extend(f);
+            got_k.push(k);
+        }
+    }
+    let d = common::max_abs_diff(&got_f, &want_f);
+    eprintln!("btag-rnn track features vs Python: max |diff| = {d:e}");
+    assert!(d <= 1e-5, "track features: max |diff| = {d}");
+    // The sort key is pure IEEE arithmetic: bit-identical.
+    assert_eq!(got_k, want_k, "sort keys");
+}
+
+#[test]
+fn model_inputs_match_python() {
+    let g = common::golden();
+    let (jets, tracks, offsets) = raw_inputs(&g);
+    let m = preprocess(&jets, &tracks, &offsets).unwrap();
+    assert_eq!(m.n_tracks, g["n_tracks"].i64(), "n_tracks");
+    assert_eq!(g["tracks"].shape, vec![50, MAX_TRACKS, N_FEATURES]);
+    let d = common::max_abs_diff(&m.tracks, &g["tracks"].f32());
+    eprintln!("btag-rnn model input tracks vs Python: max |diff| = {d:e}");
+    assert!(d <= 1e-5, "model input 'tracks': max |diff| = {d}");
+}
+
+#[test]
+fn plugin_through_the_host_matches_python_onnxruntime() {
+    let g = common::golden();
+    let (jets, tracks, offsets) = raw_inputs(&g);
+    let dir = common::plugin_dir();
+    let model = common::model_dir().join("model.onnx");
+    let host = Host::new(
+        &common::host_config(dir.path(), "BTagRnnRcd", &model),
+        None,
+        std::ptr::null_mut(),
+    )
+    .unwrap();
+    let inst = host.instance("btag-rnn", "{}").unwrap();
+    let n = jets.len() / 3;
+    let (jshape, tshape) = ([n as i64, 3], [(tracks.len() / 7) as i64, 7]);
+    let mut tv = TensorView::f32("tracks", &tshape, &tracks);
+    tv.offsets = offsets.as_slice().into();
+    let out = inst
+        .process(
+            EventKey {
+                run: 1,
+                lumi: 1,
+                event: 1,
+            },
+            &[TensorView::f32("jets", &jshape, &jets), tv],
+        )
+        .unwrap();
+    let get = |name: &str| {
+        out.tensors
+            .iter()
+            .find(|t| t.name.as_str() == name)
+            .unwrap()
+    };
+    let p = get("probabilities");
+    assert_eq!(p.shape.as_slice(), &[n as i64, 3]);
+    let p = p.as_f32().unwrap();
+    let d = common::max_abs_diff(p, &g["probs"].f32());
+    eprintln!("btag-rnn probabilities vs Python onnxruntime: max |diff| = {d:e}");
+    assert!(
+        d <= 1e-5,
+        "probabilities vs Python onnxruntime: max |diff| = {d}"
+    );
+    // The discriminant is the model card's formula with f_c = 0.07.
+    let disc = get("discriminant").as_f32().unwrap();
+    for (row, &dv) in p.chunks(3).zip(disc) {
+        let want =
+            ((row[0] as f64 + 1e-12) / (0.07 * row[1] as f64 + 0.93 * row[2] as f64 + 1e-12)).ln();
+        assert!(
+            (dv as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{dv} vs {want}"
+        );
+    }
+    let TensorBuf::I64(nt) = &get("n_tracks").data else {
+        panic!("n_tracks dtype")
+    };
+    assert_eq!(nt.as_slice(), g["n_tracks"].i64().as_slice());
+    // Provenance names the exact model bytes.
+    let bytes = std::fs::read(&model).unwrap();
+    assert_eq!(out.provenance.len(), 1);
+    assert_eq!(out.provenance[0].hash, hepinfer::models::sha256_hex(&bytes));
+    assert_eq!(out.provenance[0].record, "BTagRnnRcd");
+}

@@ -1,0 +1,171 @@
+//! track-gnn through `hepinfer::Host`: latency vs event size (25-200 particles), throughput on
+//! 1 and 2 threads sharing one instance (100-particle events), graph building alone vs hits, and
+//! a scaling fit: time vs hits from 1,000 to 100,000 for graph building and, up to what the model
+//! can score in minutes, for the whole call, with the fitted exponent t ∝ n^k.
+//!
+//! ```sh
+//! cargo bench -p track-gnn --bench latency
+//! ```
+//! Toy events from `toydet tracker` (about 8.3 hits per particle); ONNX Runtime with one
+//! intra-op thread.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hepinfer::{Host, Instance};
+use hepinfer_plugin_api::{EventKey, TensorData, TensorView};
+use std::time::{Duration, Instant};
+use toydet::tracker::{event_rng, generate_event, TrackerConfig};
+use track_gnn::graph::{build_edges, HitGeometry};
+
+struct Event {
+    hits: Vec<f32>,
+    layers: Vec<i32>,
+}
+
+fn event(particles: usize, seed: u64) -> Event {
+    let cfg = TrackerConfig {
+        n_particles: particles,
+        ..TrackerConfig::default()
+    };
+    let ev = generate_event(&cfg, &mut event_rng(seed, 0));
+    Event {
+        hits: ev.hits.iter().flat_map(|h| [h.x_mm, h.y_mm, h.z_mm]).collect(),
+        layers: ev.hits.iter().map(|h| i32::from(h.layer)).collect(),
+    }
+}
+
+fn call(inst: &Instance, e: &Event) {
+    let (hs, ls) = ([e.layers.len() as i64, 3], [e.layers.len() as i64]);
+    let out = inst
+        .process(
+            EventKey::default(),
+            &[
+                TensorView::f32("hits", &hs, &e.hits),
+                TensorView::new("hit_layer", &ls, TensorData::I32(e.layers.as_slice().into())),
+            ],
+        )
+        .expect("track-gnn call");
+    std::hint::black_box(out);
+}
+
+fn graph(e: &Event) -> usize {
+    let geo = HitGeometry::new(&e.hits, &e.layers).expect("layers");
+    std::hint::black_box(geo.node_features());
+    build_edges(&geo).len()
+}
+
+/// Least-squares slope of ln t vs ln n.
+fn exponent(points: &[(f64, f64)]) -> f64 {
+    let k = points.len() as f64;
+    let (sx, sy) = points.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0.ln(), a.1 + p.1.ln()));
+    let (sxx, sxy) = points
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln().powi(2), a.1 + p.0.ln() * p.1.ln()));
+    (k * sxy - sx * sy) / (k * sxx - sx * sx)
+}
+
+fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// The scaling table (printed, not a criterion group: the largest points take seconds).
+fn scaling(inst: &Instance) {
+    let mut gp = Vec::new();
+    let mut fp = Vec::new();
+    eprintln!("\ntrack-gnn scaling (median of 3; full call only up to 2,000 particles):");
+    eprintln!("{:>8} {:>9} {:>10} {:>12} {:>12}", "hits", "particles", "edges", "graph ms", "call ms");
+    for particles in [120usize, 360, 1200, 3600, 12_000] {
+        let e = event(particles, 5);
+        let n = e.layers.len() as f64;
+        let mut edges = 0;
+        let tg = median_secs(3, || edges = graph(&e));
+        gp.push((n, tg));
+        let tc = if particles <= 2000 {
+            let t = median_secs(3, || call(inst, &e));
+            fp.push((n, t));
+            format!("{:.1}", 1e3 * t)
+        } else {
+            "-".into()
+        };
+        eprintln!("{n:>8} {particles:>9} {edges:>10} {:>12.2} {tc:>12}", 1e3 * tg);
+    }
+    eprintln!(
+        "fitted exponent t ~ hits^k: graph building k = {:.2}, whole call k = {:.2}",
+        exponent(&gp),
+        exponent(&fp)
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = common::plugin_dir();
+    let model = common::model_dir().join("track_gnn.onnx");
+    let host = Host::new(
+        &common::host_config(dir.path(), "TrackGnnRcd", &model),
+        None,
+        std::ptr::null_mut(),
+    )
+    .expect("host");
+    let inst = host.instance("track-gnn", "{}").expect("instance");
+
+    let mut g = c.benchmark_group("track-gnn/latency");
+    for particles in [25usize, 50, 100, 200] {
+        let e = event(particles, 11);
+        g.throughput(Throughput::Elements(e.layers.len() as u64));
+        g.bench_with_input(BenchmarkId::new("particles_per_event", particles), &e, |b, e| {
+            b.iter(|| call(&inst, e))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("track-gnn/throughput");
+    let per_thread: Vec<Event> = (0..2).map(|t| event(100, 200 + t)).collect();
+    for threads in [1usize, 2] {
+        g.throughput(Throughput::Elements(threads as u64));
+        g.bench_function(BenchmarkId::new("threads_100_particle_events", threads), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for e in &per_thread[..threads] {
+                        let inst = &inst;
+                        s.spawn(move || (0..iters).for_each(|_| call(inst, e)));
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("track-gnn/graph");
+    for particles in [120usize, 1200] {
+        let e = event(particles, 13);
+        g.throughput(Throughput::Elements(e.layers.len() as u64));
+        g.bench_with_input(BenchmarkId::new("build_particles", particles), &e, |b, e| {
+            b.iter(|| graph(e))
+        });
+    }
+    g.finish();
+
+    scaling(&inst);
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: the development machine is shared and loaded.
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
