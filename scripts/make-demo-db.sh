@@ -24,10 +24,18 @@ c upload "$m/model.onnx" --tag BTagRnn_v1_offline --since 1 --create --sync offl
 m="$root/plugins/jet-cnn/model"
 c upload "$m/model.onnx" --tag JetCnn_v1_offline --since 1 --create --sync offline \
   --description "jet-cnn W tagger over 25x25 jet images (toydet jetimage, seed 1)"
+m="$root/plugins/track-gnn/model"
+c upload "$m/track_gnn.onnx" --tag TrackGnn_v1_offline --since 1 --create --sync offline \
+  --description "track-gnn interaction network edge classifier (toydet tracker, seed 1001)"
+m="$root/plugins/calo-gan/model"
+c upload "$m/calo_gan.onnx" --tag CaloGan_v1_offline --since 1 --create --sync offline \
+  --description "calo-gan conditional WGAN shower generator (toydet calo, seed 2001)"
 c gt create HEPINFER_DEMO_V1 --description "hepinfer demo: every plugin's model" --release 0.1
 c gt map HEPINFER_DEMO_V1 SeqClassifierRcd "" SeqClassifier_v1_offline
 c gt map HEPINFER_DEMO_V1 BTagRnnRcd "" BTagRnn_v1_offline
 c gt map HEPINFER_DEMO_V1 JetCnnRcd "" JetCnn_v1_offline
+c gt map HEPINFER_DEMO_V1 TrackGnnRcd "" TrackGnn_v1_offline
+c gt map HEPINFER_DEMO_V1 CaloGanRcd "" CaloGan_v1_offline
 c gt lock HEPINFER_DEMO_V1
 # Second global tag: the same records served as TorchScript (issue #7), each model's `.pt`
 # export in a tag of its own; seq-classifier ships ONNX only and keeps its ONNX tag. A job picks
@@ -44,5 +52,9 @@ torch_tag BTagRnnRcd "$root/plugins/btag-rnn/model/model.pt" BTagRnn_v1_torchscr
   "btag-rnn LSTM, TorchScript export of the weights in BTagRnn_v1_offline"
 torch_tag JetCnnRcd "$root/plugins/jet-cnn/model/model.pt" JetCnn_v1_torchscript \
   "jet-cnn W tagger, TorchScript export of the weights in JetCnn_v1_offline"
+# track-gnn and calo-gan are served as ONNX in this tag too (their .pt files carry no
+# hepinfer.json signature yet), like seq-classifier.
+c gt map HEPINFER_DEMO_TORCH_V1 TrackGnnRcd "" TrackGnn_v1_offline
+c gt map HEPINFER_DEMO_TORCH_V1 CaloGanRcd "" CaloGan_v1_offline
 c gt lock HEPINFER_DEMO_TORCH_V1
 echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_TORCH_V1)"

@@ -2,6 +2,7 @@
 //! `hepinfer bench` commands so that they measure and exercise exactly what a C++ framework calls.
 
 use crate::abi::*;
+use hepinfer_plugin_api::{DType, Tensor, TensorBuf};
 use std::ffi::{CStr, CString};
 use std::ptr;
 
@@ -132,23 +133,65 @@ impl Drop for CInstance {
 }
 
 impl COutputs {
-    /// The `f32` output `name` (copied).
-    pub fn f32(&self, name: &str) -> Result<Vec<f32>, CError> {
+    /// The output `name`, copied with its shape, elements and offsets, whatever its dtype.
+    pub fn tensor(&self, name: &str) -> Result<Tensor, CError> {
         let n = cstring(name)?;
         let mut t = std::mem::MaybeUninit::<hepinfer_tensor>::uninit();
         let mut err = ptr::null_mut();
         let st = unsafe { hepinfer_outputs_find(self.0, n.as_ptr(), t.as_mut_ptr(), &mut err) };
         take(st, err)?;
+        // SAFETY: on success the library filled the view; it stays valid until `self` is freed.
         let t = unsafe { t.assume_init() };
-        if t.dtype != hepinfer_dtype::HEPINFER_F32 as u32 {
-            return Err(CError {
-                status: hepinfer_status::HEPINFER_INTERNAL,
-                message: format!("output {name} is not f32"),
-            });
+        let shape = unsafe { std::slice::from_raw_parts(t.shape, t.rank) }.to_vec();
+        let len = shape.iter().product::<i64>() as usize;
+        macro_rules! copy {
+            ($ty:ty) => {
+                unsafe { std::slice::from_raw_parts(t.data as *const $ty, len) }
+                    .to_vec()
+                    .into()
+            };
         }
-        let shape = unsafe { std::slice::from_raw_parts(t.shape, t.rank) };
-        let len: i64 = shape.iter().product();
-        Ok(unsafe { std::slice::from_raw_parts(t.data as *const f32, len as usize) }.to_vec())
+        let data = match DType::from_raw(t.dtype) {
+            Some(DType::F32) => TensorBuf::F32(copy!(f32)),
+            Some(DType::F64) => TensorBuf::F64(copy!(f64)),
+            Some(DType::I32) => TensorBuf::I32(copy!(i32)),
+            Some(DType::I64) => TensorBuf::I64(copy!(i64)),
+            Some(DType::U8) => TensorBuf::U8(copy!(u8)),
+            None => {
+                return Err(CError {
+                    status: hepinfer_status::HEPINFER_INTERNAL,
+                    message: format!("output {name} has unknown dtype {}", t.dtype),
+                })
+            }
+        };
+        let offsets = if t.offsets.is_null() {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(t.offsets, t.n_offsets) }.to_vec()
+        };
+        Ok(Tensor::jagged(name, shape, data, offsets))
+    }
+
+    /// The `i64` output `name` (copied).
+    pub fn i64(&self, name: &str) -> Result<Vec<i64>, CError> {
+        match self.tensor(name)?.data {
+            TensorBuf::I64(v) => Ok(v.into_vec()),
+            other => Err(CError {
+                status: hepinfer_status::HEPINFER_INTERNAL,
+                message: format!("output {name} is {}, not i64", other.dtype()),
+            }),
+        }
+    }
+
+    /// The `f32` output `name` (copied).
+    pub fn f32(&self, name: &str) -> Result<Vec<f32>, CError> {
+        match self.tensor(name)?.data {
+            TensorBuf::F32(v) => Ok(v.into_vec()),
+            other => Err(CError {
+                status: hepinfer_status::HEPINFER_INTERNAL,
+                message: format!("output {name} is {}, not f32", other.dtype()),
+            }),
+        }
     }
 
     /// Provenance entries (model, payload hash).
@@ -175,15 +218,30 @@ impl Drop for COutputs {
     }
 }
 
-/// A C input view of an `f32` array.
-pub fn f32_input(name: &CStr, shape: &[i64], data: &[f32]) -> hepinfer_tensor {
+/// A C input view of a dense array of any dtype (`data` points to its elements).
+pub fn input(
+    name: &CStr,
+    dtype: hepinfer_dtype,
+    shape: &[i64],
+    data: *const std::ffi::c_void,
+) -> hepinfer_tensor {
     hepinfer_tensor {
         name: name.as_ptr(),
-        dtype: hepinfer_dtype::HEPINFER_F32 as u32,
+        dtype: dtype as u32,
         rank: shape.len(),
         shape: shape.as_ptr(),
-        data: data.as_ptr().cast(),
+        data,
         offsets: ptr::null(),
         n_offsets: 0,
     }
+}
+
+/// A C input view of an `f32` array.
+pub fn f32_input(name: &CStr, shape: &[i64], data: &[f32]) -> hepinfer_tensor {
+    input(
+        name,
+        hepinfer_dtype::HEPINFER_F32,
+        shape,
+        data.as_ptr().cast(),
+    )
 }

@@ -156,8 +156,9 @@ fn a_signature_the_module_does_not_honour_fails_the_probe_at_load() {
     // The b-tag LSTM takes 6 features per track; a file claiming 8 fails its probe forward.
     let mut lie = sig.clone();
     lie.inputs[0].shape = vec![-1, 15, 8];
+    // (libtorch's LSTM does not check this: it returns NaN, which the probe refuses.)
     let e = load_err(&embed_signature(&good, &lie).expect("embed"));
-    assert!(e.contains("probe forward on zeros failed"), "{e}");
+    assert!(e.contains("non-finite values in output 'probs'"), "{e}");
     // Inputs declared in the wrong order: n_tracks would reach the LSTM.
     let mut swapped = sig.clone();
     swapped.inputs.swap(0, 1);

@@ -3,8 +3,10 @@
 //! throughput, latency quantiles and the physics quality measured on this run.
 
 mod btag;
+mod calogan;
 mod jetcnn;
 mod seq;
+mod trackgnn;
 mod workload;
 
 use clap::Parser;
@@ -80,6 +82,8 @@ fn run(args: Args) -> Result<(), String> {
     )?)];
     workloads.push(Box::new(btag::BTag::new()));
     workloads.push(Box::new(jetcnn::JetCnn::new()));
+    workloads.push(Box::new(trackgnn::TrackGnn::new()));
+    workloads.push(Box::new(calogan::CaloGan::new()));
     if !args.only.is_empty() {
         workloads.retain(|w| args.only.iter().any(|o| o == w.plugin()));
     }

@@ -38,7 +38,9 @@
 //! host reads the signature (a file without one is refused, with this recipe in the message;
 //! [`embed_signature`] adds one to an existing file) and then runs one *probe* `forward` on zero
 //! tensors of the declared shapes (dynamic dimensions 1), checking that the module accepts them
-//! and returns the declared number of outputs with the declared dtypes and ranks. So a corrupt
+//! and returns the declared number of outputs with the declared dtypes and ranks, all finite
+//! (libtorch does not check every shape: its LSTM, fed 8 features where its weights expect 6,
+//! returns NaN rather than failing). So a corrupt
 //! file, a file whose signature lies, and (through [`Model::inputs`] and the instance's
 //! signature check) a model that does not take what the plugin feeds all fail at load, never at
 //! the first event. Zero inputs are valid for every model shipped here (index 0, zero tracks,
@@ -467,6 +469,21 @@ impl TorchModel {
                     want.shape,
                     got.data.dtype(),
                     got.shape.as_slice()
+                )));
+            }
+            // libtorch does not check every shape: its LSTM fed 8 features where its weights
+            // expect 6 returns NaN instead of failing. Zeros in must give finite numbers out.
+            let finite = match &got.data {
+                TensorBuf::F32(v) => v.iter().all(|x| x.is_finite()),
+                TensorBuf::F64(v) => v.iter().all(|x| x.is_finite()),
+                _ => true,
+            };
+            if !finite {
+                return Err(Error::Model(format!(
+                    "TorchScript module: the probe forward on zeros of the declared inputs ({}) \
+                     gave non-finite values in output '{}'; the signature does not fit the module",
+                    declared(&self.inputs),
+                    want.name
                 )));
             }
         }

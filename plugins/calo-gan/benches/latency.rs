@@ -34,7 +34,11 @@ fn call(inst: &Instance, p: &Particles, event: u64) {
     let n = [p.pdg.len() as i64];
     let out = inst
         .process(
-            EventKey { run: 1, lumi: 1, event },
+            EventKey {
+                run: 1,
+                lumi: 1,
+                event,
+            },
             &[
                 TensorView::new("pdg", &n, TensorData::I32(p.pdg.as_slice().into())),
                 TensorView::f32("energy", &n, &p.energy),

@@ -23,7 +23,8 @@ pub const E_MIN_GEV: f32 = 1.0;
 /// Highest energy the generator was trained on, GeV.
 pub const E_MAX_GEV: f32 = 100.0;
 /// Output layers: name, rows, columns.
-pub const LAYERS: [(&str, usize, usize); 3] = [("layer0", 3, 96), ("layer1", 12, 12), ("layer2", 12, 6)];
+pub const LAYERS: [(&str, usize, usize); 3] =
+    [("layer0", 3, 96), ("layer1", 12, 12), ("layer2", 12, 6)];
 /// Particle types the generator knows, as PDG codes in the order of its one-hot condition.
 pub const PDG_CODES: [i32; 3] = [-11, 22, 211];
 
@@ -87,10 +88,12 @@ pub fn conditions(pdg: &[i32], energy: &[f32], policy: EnergyPolicy) -> Result<C
     };
     for (i, (&p, &e)) in pdg.iter().zip(energy).enumerate() {
         let k = particle_class(p).ok_or_else(|| {
-            format!("input 'pdg': element {i} is {p}, expected one of -11 (e+), 22 (gamma), 211 (pi+)")
+            format!(
+                "input 'pdg': element {i} is {p}, expected one of -11 (e+), 22 (gamma), 211 (pi+)"
+            )
         })?;
         c.particle[3 * i + k] = 1.0;
-        if !(e > 0.0) {
+        if e <= 0.0 || e.is_nan() {
             return Err(format!(
                 "input 'energy': element {i} is {e} GeV, energies must be positive"
             ));
@@ -145,10 +148,22 @@ impl Plugin for CaloGan {
                           Philox4x32-10 keyed by (run, event, particle)"
                 .into(),
             inputs: vec![
-                per_particle("pdg", DType::I32, "PDG code: -11 (e+), 22 (gamma), 211 (pi+)"),
+                per_particle(
+                    "pdg",
+                    DType::I32,
+                    "PDG code: -11 (e+), 22 (gamma), 211 (pi+)",
+                ),
                 per_particle("energy", DType::F32, "incident energy in GeV, 1-100"),
-                per_particle("eta", DType::F32, "pseudorapidity of the impact (not used by the model)"),
-                per_particle("phi", DType::F32, "azimuth of the impact (not used by the model)"),
+                per_particle(
+                    "eta",
+                    DType::F32,
+                    "pseudorapidity of the impact (not used by the model)",
+                ),
+                per_particle(
+                    "phi",
+                    DType::F32,
+                    "azimuth of the impact (not used by the model)",
+                ),
             ]
             .into(),
             outputs: outputs.into(),
@@ -180,8 +195,8 @@ impl Plugin for CaloGan {
                 doc: "model/MODEL.md".into(),
             }]
             .into(),
-            config_doc: r#"{"energy_policy": "refuse"|"clamp", "seed": 0, "max_particles": 100000}"#
-                .into(),
+            config_doc:
+                r#"{"energy_policy": "refuse"|"clamp", "seed": 0, "max_particles": 100000}"#.into(),
         }
     }
 
@@ -189,7 +204,9 @@ impl Plugin for CaloGan {
         let config: Config = serde_json::from_str(config)
             .map_err(|e| PluginError::config(format!("calo-gan config: {e}")))?;
         if config.max_particles == 0 {
-            return Err(PluginError::config("calo-gan config: max_particles must be > 0"));
+            return Err(PluginError::config(
+                "calo-gan config: max_particles must be > 0",
+            ));
         }
         Ok(CaloGan { config })
     }
@@ -204,7 +221,8 @@ impl Plugin for CaloGan {
                 self.config.max_particles
             )));
         }
-        let cond = conditions(pdg, energy, self.config.energy_policy).map_err(PluginError::input)?;
+        let cond =
+            conditions(pdg, energy, self.config.energy_policy).map_err(PluginError::input)?;
         let layers = if n == 0 {
             LAYERS
                 .iter()
@@ -221,7 +239,10 @@ impl Plugin for CaloGan {
         if cond.n_clamped > 0 {
             call.log(
                 LogLevel::Debug,
-                &format!("calo-gan: {} of {n} energies clamped into [1, 100] GeV", cond.n_clamped),
+                &format!(
+                    "calo-gan: {} of {n} energies clamped into [1, 100] GeV",
+                    cond.n_clamped
+                ),
             );
         }
         call.output(Tensor::new(

@@ -96,13 +96,20 @@ mod tests {
         let z = event_noise(1, 42, 2000, 0);
         let n = z.len() as f64;
         let mean = z.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let var = z.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+        let var = z
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.02, "mean {mean}");
         assert!((var - 1.0).abs() < 0.03, "variance {var}");
         let tail = z.iter().filter(|v| v.abs() > 1.96).count() as f64 / n;
         assert!((tail - 0.05).abs() < 0.006, "two-sided 5 % tail: {tail}");
         // A particle's noise depends on its index only, not on how many were drawn.
-        assert_eq!(&event_noise(1, 42, 3, 0)[32..64], &particle_noise(1, 42, 1, 0));
+        assert_eq!(
+            &event_noise(1, 42, 3, 0)[32..64],
+            &particle_noise(1, 42, 1, 0)
+        );
         assert_ne!(particle_noise(1, 42, 0, 0), particle_noise(1, 43, 0, 0));
         assert_ne!(particle_noise(1, 42, 0, 0), particle_noise(2, 42, 0, 0));
         assert_ne!(particle_noise(1, 42, 0, 0), particle_noise(1, 42, 0, 1));

@@ -22,7 +22,11 @@ fn call(inst: &Instance, pdg: &[i32], e: &[f32]) -> hepinfer::Result<hepinfer::C
     let (n, m) = ([pdg.len() as i64], [e.len() as i64]);
     let z = vec![0.0f32; e.len()];
     inst.process(
-        EventKey { run: 1, lumi: 1, event: 5 },
+        EventKey {
+            run: 1,
+            lumi: 1,
+            event: 5,
+        },
         &[
             TensorView::new("pdg", &n, TensorData::I32(pdg.into())),
             TensorView::f32("energy", &m, e),
@@ -33,7 +37,13 @@ fn call(inst: &Instance, pdg: &[i32], e: &[f32]) -> hepinfer::Result<hepinfer::C
 }
 
 fn n_clamped(out: &hepinfer::CallOutputs) -> i64 {
-    match &out.tensors.iter().find(|t| t.name.as_str() == "n_clamped").unwrap().data {
+    match &out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "n_clamped")
+        .unwrap()
+        .data
+    {
         TensorBuf::I64(v) => v[0],
         d => panic!("{:?}", d.dtype()),
     }
@@ -41,7 +51,11 @@ fn n_clamped(out: &hepinfer::CallOutputs) -> i64 {
 
 fn assert_next_call_works(inst: &Instance) {
     let out = call(inst, &[22, 211], &[10.0, 50.0]).expect("the next call works");
-    let l1 = out.tensors.iter().find(|t| t.name.as_str() == "layer1").unwrap();
+    let l1 = out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "layer1")
+        .unwrap();
     assert_eq!(l1.shape.as_slice(), &[2, 12, 12]);
     assert!(l1.as_f32().unwrap().iter().sum::<f32>() > 1.0);
 }
@@ -52,7 +66,10 @@ fn no_particles_give_empty_layers() {
     let inst = host.instance("calo-gan", "{}").unwrap();
     let out = call(&inst, &[], &[]).expect("0 particles");
     let shapes: Vec<Vec<i64>> = out.tensors.iter().map(|t| t.shape.to_vec()).collect();
-    assert_eq!(shapes, vec![vec![0, 3, 96], vec![0, 12, 12], vec![0, 12, 6], vec![1]]);
+    assert_eq!(
+        shapes,
+        vec![vec![0, 3, 96], vec![0, 12, 12], vec![0, 12, 6], vec![1]]
+    );
     assert_eq!(n_clamped(&out), 0);
     assert_next_call_works(&inst);
 }
@@ -63,9 +80,15 @@ fn bad_particles_are_refused_and_the_next_call_works() {
     let inst = host.instance("calo-gan", "{}").unwrap();
     let msg = |r: hepinfer::Result<hepinfer::CallOutputs>| r.unwrap_err().to_string();
     let e = msg(call(&inst, &[22, 2112], &[10.0, 10.0]));
-    assert!(e.contains("'pdg': element 1 is 2112, expected one of -11 (e+), 22 (gamma), 211 (pi+)"), "{e}");
+    assert!(
+        e.contains("'pdg': element 1 is 2112, expected one of -11 (e+), 22 (gamma), 211 (pi+)"),
+        "{e}"
+    );
     let e = msg(call(&inst, &[22, 22], &[10.0, 250.0]));
-    assert!(e.contains("'energy': element 1 is 250 GeV, outside the trained range [1, 100] GeV"), "{e}");
+    assert!(
+        e.contains("'energy': element 1 is 250 GeV, outside the trained range [1, 100] GeV"),
+        "{e}"
+    );
     let e = msg(call(&inst, &[22], &[0.5]));
     assert!(e.contains("element 0 is 0.5 GeV, outside"), "{e}");
     let e = msg(call(&inst, &[22], &[f32::NAN]));
@@ -92,16 +115,23 @@ fn bad_particles_are_refused_and_the_next_call_works() {
     assert!(e.contains("'energy' is not a jagged collection"), "{e}");
     assert_next_call_works(&inst);
     // Too many particles for one batch.
-    let small = host.instance("calo-gan", r#"{"max_particles": 4}"#).unwrap();
+    let small = host
+        .instance("calo-gan", r#"{"max_particles": 4}"#)
+        .unwrap();
     let e = msg(call(&small, &[22; 5], &[10.0; 5]));
-    assert!(e.contains("5 particles in one call, above this instance's max_particles = 4"), "{e}");
+    assert!(
+        e.contains("5 particles in one call, above this instance's max_particles = 4"),
+        "{e}"
+    );
     assert_next_call_works(&small);
 }
 
 #[test]
 fn clamping_is_counted() {
     let (_d, host) = host();
-    let inst = host.instance("calo-gan", r#"{"energy_policy": "clamp"}"#).unwrap();
+    let inst = host
+        .instance("calo-gan", r#"{"energy_policy": "clamp"}"#)
+        .unwrap();
     let out = call(&inst, &[22, -11, 211], &[0.3, 40.0, 500.0]).expect("clamped");
     assert_eq!(n_clamped(&out), 2);
     // The clamped photon is a 1 GeV shower, not a 0.3 GeV one.
@@ -112,8 +142,18 @@ fn clamping_is_counted() {
             t.as_f32().unwrap()[..per].iter().sum::<f32>()
         })
         .sum();
-    assert!((0.7..1.3).contains(&total), "1 GeV photon deposits {total} GeV");
-    let e = host.instance("calo-gan", r#"{"energy_policy": "scale"}"#).err().unwrap().to_string();
-    assert!(e.contains("unknown variant `scale`, expected `refuse` or `clamp`"), "{e}");
+    assert!(
+        (0.7..1.3).contains(&total),
+        "1 GeV photon deposits {total} GeV"
+    );
+    let e = host
+        .instance("calo-gan", r#"{"energy_policy": "scale"}"#)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("unknown variant `scale`, expected `refuse` or `clamp`"),
+        "{e}"
+    );
     assert_next_call_works(&inst);
 }

@@ -30,7 +30,9 @@ fn golden_pdg(onehot: &[f32]) -> Vec<i32> {
 
 fn run_generator(host: &Host, noise: &[f32], energy: &[f32], particle: &[f32]) -> Vec<Tensor> {
     let inst = host.instance("calo-gan", "{}").unwrap();
-    let model = inst.current_model("generator", EventKey::default()).expect("model");
+    let model = inst
+        .current_model("generator", EventKey::default())
+        .expect("model");
     let n = energy.len() as i64;
     let (ns, es, ps) = ([n, 32], [n, 1], [n, 3]);
     model
@@ -82,11 +84,20 @@ fn showers_are_the_documented_noise_through_the_generator_and_reproducible() {
     let inst = host.instance("calo-gan", "{}").unwrap();
     let pdg: Vec<i32> = (0..40).map(|i| PDG_CODES[i % 3]).collect();
     let e: Vec<f32> = (0..40).map(|i| 1.0 + 2.4 * i as f32).collect();
-    let key = EventKey { run: 7, lumi: 3, event: 123_456_789_012 };
+    let key = EventKey {
+        run: 7,
+        lumi: 3,
+        event: 123_456_789_012,
+    };
     let a = simulate(&inst, key, &pdg, &e);
     // Exactly the generator on rng::event_noise(run, event, n, seed 0).
     let c = conditions(&pdg, &e, EnergyPolicy::Refuse).unwrap();
-    let want = run_generator(&host, &rng::event_noise(7, 123_456_789_012, 40, 0), &c.energy, &c.particle);
+    let want = run_generator(
+        &host,
+        &rng::event_noise(7, 123_456_789_012, 40, 0),
+        &c.energy,
+        &c.particle,
+    );
     for (t, w) in a.iter().zip(&want) {
         assert_eq!(t.as_f32(), w.as_f32(), "{}", t.name);
     }
@@ -100,8 +111,20 @@ fn showers_are_the_documented_noise_through_the_generator_and_reproducible() {
     for b in &again {
         assert_eq!(&a[..3], &b[..3], "same event, other thread");
     }
-    let other = simulate(&inst, EventKey { event: key.event + 1, ..key }, &pdg, &e);
-    assert_ne!(a[1].as_f32(), other[1].as_f32(), "another event gives other showers");
+    let other = simulate(
+        &inst,
+        EventKey {
+            event: key.event + 1,
+            ..key
+        },
+        &pdg,
+        &e,
+    );
+    assert_ne!(
+        a[1].as_f32(),
+        other[1].as_f32(),
+        "another event gives other showers"
+    );
     // A particle's shower does not depend on the others in the batch.
     let first = simulate(&inst, key, &pdg[..1], &e[..1]);
     let d = common::max_abs_diff(first[1].as_f32().unwrap(), &a[1].as_f32().unwrap()[..144]);

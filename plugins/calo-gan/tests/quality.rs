@@ -40,12 +40,31 @@ fn response_through_the_c_abi_matches_the_model_card() {
         let s = [p.len() as i64];
         let out = plugin
             .process(
-                hepinfer_event_key { run: 1, lumi: 1, event: 1000 + call as u64 },
+                hepinfer_event_key {
+                    run: 1,
+                    lumi: 1,
+                    event: 1000 + call as u64,
+                },
                 &[
                     input(c"pdg", hepinfer_dtype::HEPINFER_I32, &s, p.as_ptr().cast()),
-                    input(c"energy", hepinfer_dtype::HEPINFER_F32, &s, e.as_ptr().cast()),
-                    input(c"eta", hepinfer_dtype::HEPINFER_F32, &s, zeros.as_ptr().cast()),
-                    input(c"phi", hepinfer_dtype::HEPINFER_F32, &s, zeros.as_ptr().cast()),
+                    input(
+                        c"energy",
+                        hepinfer_dtype::HEPINFER_F32,
+                        &s,
+                        e.as_ptr().cast(),
+                    ),
+                    input(
+                        c"eta",
+                        hepinfer_dtype::HEPINFER_F32,
+                        &s,
+                        zeros.as_ptr().cast(),
+                    ),
+                    input(
+                        c"phi",
+                        hepinfer_dtype::HEPINFER_F32,
+                        &s,
+                        zeros.as_ptr().cast(),
+                    ),
                 ],
                 &["layer0", "layer1", "layer2", "n_clamped"],
             )
@@ -56,7 +75,10 @@ fn response_through_the_c_abi_matches_the_model_card() {
                 .iter()
                 .map(|l| {
                     let per = l.f32().len() / p.len();
-                    l.f32()[i * per..(i + 1) * per].iter().map(|&c| f64::from(c)).sum::<f64>()
+                    l.f32()[i * per..(i + 1) * per]
+                        .iter()
+                        .map(|&c| f64::from(c))
+                        .sum::<f64>()
                 })
                 .sum();
             let k = PDG_CODES.iter().position(|&c| c == pi).unwrap();
@@ -73,7 +95,14 @@ fn response_through_the_c_abi_matches_the_model_card() {
             CARD[k],
             100.0 * (r - CARD[k])
         );
-        assert!((r - CARD[k]).abs() < 0.01, "type {k}: response {r} vs card {}", CARD[k]);
+        assert!(
+            (r - CARD[k]).abs() < 0.01,
+            "type {k}: response {r} vs card {}",
+            CARD[k]
+        );
     }
-    eprintln!("{n} showers in {secs:.2} s through the C ABI ({:.0}/s, debug build)", n as f64 / secs);
+    eprintln!(
+        "{n} showers in {secs:.2} s through the C ABI ({:.0}/s, debug build)",
+        n as f64 / secs
+    );
 }

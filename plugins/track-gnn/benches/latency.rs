@@ -31,7 +31,11 @@ fn event(particles: usize, seed: u64) -> Event {
     };
     let ev = generate_event(&cfg, &mut event_rng(seed, 0));
     Event {
-        hits: ev.hits.iter().flat_map(|h| [h.x_mm, h.y_mm, h.z_mm]).collect(),
+        hits: ev
+            .hits
+            .iter()
+            .flat_map(|h| [h.x_mm, h.y_mm, h.z_mm])
+            .collect(),
         layers: ev.hits.iter().map(|h| i32::from(h.layer)).collect(),
     }
 }
@@ -43,7 +47,11 @@ fn call(inst: &Instance, e: &Event) {
             EventKey::default(),
             &[
                 TensorView::f32("hits", &hs, &e.hits),
-                TensorView::new("hit_layer", &ls, TensorData::I32(e.layers.as_slice().into())),
+                TensorView::new(
+                    "hit_layer",
+                    &ls,
+                    TensorData::I32(e.layers.as_slice().into()),
+                ),
             ],
         )
         .expect("track-gnn call");
@@ -59,10 +67,12 @@ fn graph(e: &Event) -> usize {
 /// Least-squares slope of ln t vs ln n.
 fn exponent(points: &[(f64, f64)]) -> f64 {
     let k = points.len() as f64;
-    let (sx, sy) = points.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0.ln(), a.1 + p.1.ln()));
-    let (sxx, sxy) = points
+    let (sx, sy) = points
         .iter()
-        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln().powi(2), a.1 + p.0.ln() * p.1.ln()));
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln(), a.1 + p.1.ln()));
+    let (sxx, sxy) = points.iter().fold((0.0, 0.0), |a, p| {
+        (a.0 + p.0.ln().powi(2), a.1 + p.0.ln() * p.1.ln())
+    });
     (k * sxy - sx * sy) / (k * sxx - sx * sx)
 }
 
@@ -83,7 +93,10 @@ fn scaling(inst: &Instance) {
     let mut gp = Vec::new();
     let mut fp = Vec::new();
     eprintln!("\ntrack-gnn scaling (median of 3; full call only up to 2,000 particles):");
-    eprintln!("{:>8} {:>9} {:>10} {:>12} {:>12}", "hits", "particles", "edges", "graph ms", "call ms");
+    eprintln!(
+        "{:>8} {:>9} {:>10} {:>12} {:>12}",
+        "hits", "particles", "edges", "graph ms", "call ms"
+    );
     for particles in [120usize, 360, 1200, 3600, 12_000] {
         let e = event(particles, 5);
         let n = e.layers.len() as f64;
@@ -97,7 +110,10 @@ fn scaling(inst: &Instance) {
         } else {
             "-".into()
         };
-        eprintln!("{n:>8} {particles:>9} {edges:>10} {:>12.2} {tc:>12}", 1e3 * tg);
+        eprintln!(
+            "{n:>8} {particles:>9} {edges:>10} {:>12.2} {tc:>12}",
+            1e3 * tg
+        );
     }
     eprintln!(
         "fitted exponent t ~ hits^k: graph building k = {:.2}, whole call k = {:.2}",
@@ -121,9 +137,11 @@ fn bench(c: &mut Criterion) {
     for particles in [25usize, 50, 100, 200] {
         let e = event(particles, 11);
         g.throughput(Throughput::Elements(e.layers.len() as u64));
-        g.bench_with_input(BenchmarkId::new("particles_per_event", particles), &e, |b, e| {
-            b.iter(|| call(&inst, e))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("particles_per_event", particles),
+            &e,
+            |b, e| b.iter(|| call(&inst, e)),
+        );
     }
     g.finish();
 
@@ -131,18 +149,21 @@ fn bench(c: &mut Criterion) {
     let per_thread: Vec<Event> = (0..2).map(|t| event(100, 200 + t)).collect();
     for threads in [1usize, 2] {
         g.throughput(Throughput::Elements(threads as u64));
-        g.bench_function(BenchmarkId::new("threads_100_particle_events", threads), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for e in &per_thread[..threads] {
-                        let inst = &inst;
-                        s.spawn(move || (0..iters).for_each(|_| call(inst, e)));
-                    }
-                });
-                start.elapsed()
-            })
-        });
+        g.bench_function(
+            BenchmarkId::new("threads_100_particle_events", threads),
+            |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for e in &per_thread[..threads] {
+                            let inst = &inst;
+                            s.spawn(move || (0..iters).for_each(|_| call(inst, e)));
+                        }
+                    });
+                    start.elapsed()
+                })
+            },
+        );
     }
     g.finish();
 
@@ -150,9 +171,11 @@ fn bench(c: &mut Criterion) {
     for particles in [120usize, 1200] {
         let e = event(particles, 13);
         g.throughput(Throughput::Elements(e.layers.len() as u64));
-        g.bench_with_input(BenchmarkId::new("build_particles", particles), &e, |b, e| {
-            b.iter(|| graph(e))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("build_particles", particles),
+            &e,
+            |b, e| b.iter(|| graph(e)),
+        );
     }
     g.finish();
 

@@ -102,6 +102,8 @@ impl HitGeometry {
 
     /// The exact edge test of `preprocess.py` for inner hit `a` and outer hit `b` (layers not
     /// checked here): `dr > 0`, `|dφ| / dr ≤ PHI_SLOPE_MAX`, `|z0| ≤ Z0_MAX`.
+    // Negated comparisons on purpose: like numpy's `ok &= cond`, a NaN fails every cut.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn passes_cuts(&self, a: usize, b: usize) -> bool {
         let dphi = py_mod(self.phi[b] - self.phi[a] + PI, 2.0 * PI) - PI;
         let dr = self.r[b] - self.r[a];
@@ -167,13 +169,22 @@ pub struct EdgeFinder<'g> {
 
 impl<'g> EdgeFinder<'g> {
     /// Indexes the hits of `geo` by layer and φ.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN span means no edges, as in numpy
     pub fn new(geo: &'g HitGeometry) -> Self {
         let mut by_layer: Vec<Vec<u32>> = vec![Vec::new(); N_LAYERS];
         for (i, &l) in geo.layer.iter().enumerate() {
             by_layer[l as usize].push(i as u32);
         }
-        let min_r = |ids: &[u32]| ids.iter().map(|&i| geo.r[i as usize]).fold(f64::MAX, f64::min);
-        let max_r = |ids: &[u32]| ids.iter().map(|&i| geo.r[i as usize]).fold(f64::MIN, f64::max);
+        let min_r = |ids: &[u32]| {
+            ids.iter()
+                .map(|&i| geo.r[i as usize])
+                .fold(f64::MAX, f64::min)
+        };
+        let max_r = |ids: &[u32]| {
+            ids.iter()
+                .map(|&i| geo.r[i as usize])
+                .fold(f64::MIN, f64::max)
+        };
         let mut by_inner: Vec<Vec<PairIndex>> = (0..N_LAYERS).map(|_| Vec::new()).collect();
         for (la, lb) in LAYER_PAIRS {
             let (ia, ib) = (&by_layer[la as usize], &by_layer[lb as usize]);
@@ -302,7 +313,13 @@ mod tests {
         let g = HitGeometry::new(&hits, &[0, 1, 1, 1, 4]).unwrap();
         assert_eq!(build_edges(&g), vec![[0, 1]]);
         let bad = HitGeometry::new(&hits, &[0, 1, 10, 1, 4]).unwrap_err();
-        assert_eq!(bad, BadLayer { index: 2, layer: 10 });
+        assert_eq!(
+            bad,
+            BadLayer {
+                index: 2,
+                layer: 10
+            }
+        );
     }
 
     #[test]
@@ -319,6 +336,9 @@ mod tests {
         };
         assert_eq!(f.count(lim(1000, 1000)), Ok(400));
         assert!(matches!(f.count(lim(100, 1000)), Err(GraphLimit::Edges(_))));
-        assert!(matches!(f.count(lim(1000, 50)), Err(GraphLimit::Candidates(_))));
+        assert!(matches!(
+            f.count(lim(1000, 50)),
+            Err(GraphLimit::Candidates(_))
+        ));
     }
 }

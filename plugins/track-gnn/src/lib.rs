@@ -67,7 +67,10 @@ impl Default for Config {
 impl Config {
     fn check(&self) -> Result<(), String> {
         if !(0.0..1.0).contains(&self.threshold) {
-            return Err(format!("threshold must be in [0, 1), got {}", self.threshold));
+            return Err(format!(
+                "threshold must be in [0, 1), got {}",
+                self.threshold
+            ));
         }
         if !(self.bfield_t > 0.0 && self.bfield_t.is_finite()) {
             return Err(format!("bfield_t must be > 0, got {}", self.bfield_t));
@@ -276,8 +279,16 @@ impl TrackGnn {
             let ne = scored.all_scores.len() as i64;
             let mut idx: Vec<i64> = scored.all_edges.iter().map(|e| i64::from(e[0])).collect();
             idx.extend(scored.all_edges.iter().map(|e| i64::from(e[1])));
-            call.output(Tensor::new("edge_index", vec![2, ne], TensorBuf::I64(idx.into())));
-            call.output(Tensor::f32("edge_scores", vec![ne], scored.all_scores.clone()));
+            call.output(Tensor::new(
+                "edge_index",
+                vec![2, ne],
+                TensorBuf::I64(idx.into()),
+            ));
+            call.output(Tensor::f32(
+                "edge_scores",
+                vec![ne],
+                scored.all_scores.clone(),
+            ));
         }
     }
 }
@@ -345,13 +356,27 @@ pub fn score_edges(
         let last = k + 1 == order.len();
         if (buf.len() >= config.max_edges_per_call && !last) || (last && chunked) {
             chunked = true;
-            score_chunk(call, &features, &mut buf, Some(&mut local), config, &mut out)?;
+            score_chunk(
+                call,
+                &features,
+                &mut buf,
+                Some(&mut local),
+                config,
+                &mut out,
+            )?;
         }
     }
     if !chunked {
         score_chunk(call, &features, &mut buf, None, config, &mut out)?;
     } else if !buf.is_empty() {
-        score_chunk(call, &features, &mut buf, Some(&mut local), config, &mut out)?;
+        score_chunk(
+            call,
+            &features,
+            &mut buf,
+            Some(&mut local),
+            config,
+            &mut out,
+        )?;
     }
     if chunked {
         call.log(
@@ -411,7 +436,10 @@ fn score_chunk(
             &node_features
         }
     };
-    let fshape = [(feats.len() / N_NODE_FEATURES) as i64, N_NODE_FEATURES as i64];
+    let fshape = [
+        (feats.len() / N_NODE_FEATURES) as i64,
+        N_NODE_FEATURES as i64,
+    ];
     let eshape = [2, ne as i64];
     let res = call.run_model(
         "gnn",

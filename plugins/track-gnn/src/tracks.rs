@@ -155,7 +155,11 @@ pub fn fit_helix(xyz: &[[f64; 3]], bfield_t: f64) -> TrackParams {
             t = [-t[0], -t[1]];
         }
         // Centre to the right of the direction of motion: clockwise, positive charge.
-        let q = if t[0] * cy - t[1] * cx < 0.0 { 1.0 } else { -1.0 };
+        let q = if t[0] * cy - t[1] * cx < 0.0 {
+            1.0
+        } else {
+            -1.0
+        };
         (r, t, q)
     } else {
         (f64::INFINITY, [first[0], first[1]], 0.0)

@@ -27,7 +27,10 @@ fn event(particles: usize, index: u64) -> (Vec<f32>, Vec<i32>) {
     };
     let ev = generate_event(&cfg, &mut event_rng(777, index));
     (
-        ev.hits.iter().flat_map(|h| [h.x_mm, h.y_mm, h.z_mm]).collect(),
+        ev.hits
+            .iter()
+            .flat_map(|h| [h.x_mm, h.y_mm, h.z_mm])
+            .collect(),
         ev.hits.iter().map(|h| i32::from(h.layer)).collect(),
     )
 }
@@ -44,7 +47,13 @@ fn call(inst: &Instance, hits: &[f32], layers: &[i32]) -> hepinfer::Result<hepin
 }
 
 fn i64_output(out: &hepinfer::CallOutputs, name: &str) -> Vec<i64> {
-    match &out.tensors.iter().find(|t| t.name.as_str() == name).expect(name).data {
+    match &out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == name)
+        .expect(name)
+        .data
+    {
         TensorBuf::I64(v) => v.to_vec(),
         d => panic!("{name}: {:?}", d.dtype()),
     }
@@ -54,7 +63,10 @@ fn i64_output(out: &hepinfer::CallOutputs, name: &str) -> Vec<i64> {
 fn assert_next_call_works(inst: &Instance) {
     let (h, l) = event(50, 1);
     let out = call(inst, &h, &l).expect("the next call works");
-    assert!(i64_output(&out, "track_hits").len() > 100, "tracks after an error");
+    assert!(
+        i64_output(&out, "track_hits").len() > 100,
+        "tracks after an error"
+    );
 }
 
 #[test]
@@ -64,7 +76,11 @@ fn empty_and_single_hit_events_give_no_tracks() {
     let out = call(&inst, &[], &[]).expect("0 hits");
     assert_eq!(i64_output(&out, "graph_stats"), vec![0, 0, 0, 0]);
     assert!(i64_output(&out, "hit_track").is_empty());
-    let th = out.tensors.iter().find(|t| t.name.as_str() == "track_hits").unwrap();
+    let th = out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "track_hits")
+        .unwrap();
     assert_eq!(th.offsets.as_slice(), &[0]);
     assert!(out.provenance.is_empty(), "no model runs without edges");
     let out = call(&inst, &[32.0, 0.0, 1.0], &[0]).expect("1 hit");
@@ -101,7 +117,10 @@ fn a_200k_hit_event_is_refused_quickly_with_bounded_memory() {
         err.contains("'hits': the graph of these 200000 hits has more than max_edges = 5000000"),
         "{err}"
     );
-    assert!(peak_rss_mib() - before < 500.0, "memory grew by more than 500 MiB");
+    assert!(
+        peak_rss_mib() - before < 500.0,
+        "memory grew by more than 500 MiB"
+    );
     assert_next_call_works(&inst);
 }
 
@@ -121,10 +140,22 @@ fn a_large_graph_is_scored_in_chunks() {
     assert_eq!(sa[3], 1);
     assert!(sb[3] >= 4, "chunks: {}", sb[3]);
     // Chunk borders cut a few message-passing neighbourhoods: nearly the same edges survive.
-    assert!((sa[2] - sb[2]).abs() as f64 <= 0.01 * sa[2] as f64, "kept {} vs {}", sa[2], sb[2]);
+    assert!(
+        (sa[2] - sb[2]).abs() as f64 <= 0.01 * sa[2] as f64,
+        "kept {} vs {}",
+        sa[2],
+        sb[2]
+    );
     let (ta, tb) = (i64_output(&a, "hit_track"), i64_output(&b, "hit_track"));
-    let same = ta.iter().zip(&tb).filter(|(x, y)| (**x < 0) == (**y < 0)).count();
-    assert!(same as f64 >= 0.99 * ta.len() as f64, "hit assignment differs");
+    let same = ta
+        .iter()
+        .zip(&tb)
+        .filter(|(x, y)| (**x < 0) == (**y < 0))
+        .count();
+    assert!(
+        same as f64 >= 0.99 * ta.len() as f64,
+        "hit assignment differs"
+    );
 }
 
 #[test]
@@ -142,7 +173,10 @@ fn bad_inputs_are_refused_and_the_next_call_works() {
     let err = inst
         .process(
             EventKey::default(),
-            &[hv, TensorView::new("hit_layer", &ls, TensorData::I32(l.as_slice().into()))],
+            &[
+                hv,
+                TensorView::new("hit_layer", &ls, TensorData::I32(l.as_slice().into())),
+            ],
         )
         .unwrap_err()
         .to_string();
@@ -158,9 +192,16 @@ fn bad_inputs_are_refused_and_the_next_call_works() {
     // Unknown layer id: the plugin names the element and the valid range.
     l[3] = 12;
     let err = call(&inst, &h, &l).unwrap_err().to_string();
-    assert!(err.contains("'hit_layer': element 3 is 12, expected a layer id in 0..=9"), "{err}");
+    assert!(
+        err.contains("'hit_layer': element 3 is 12, expected a layer id in 0..=9"),
+        "{err}"
+    );
     // Bad instance configuration.
-    let err = host.instance("track-gnn", r#"{"threshold": 2}"#).err().unwrap().to_string();
+    let err = host
+        .instance("track-gnn", r#"{"threshold": 2}"#)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("threshold"), "{err}");
     assert_next_call_works(&inst);
 }

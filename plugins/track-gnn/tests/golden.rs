@@ -16,9 +16,18 @@ fn node_features_are_bit_identical_to_python() {
     let want = g["node_features"].f32();
     assert_eq!(g["node_features"].shape, vec![geo.len(), 3]);
     let d = common::max_abs_diff(&got, &want);
-    eprintln!("track-gnn node features vs Python: max |diff| = {d:e} over {} hits", geo.len());
-    let same_bits = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(same_bits, "node features differ from preprocess.py (max |diff| {d:e})");
+    eprintln!(
+        "track-gnn node features vs Python: max |diff| = {d:e} over {} hits",
+        geo.len()
+    );
+    let same_bits = got
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(
+        same_bits,
+        "node features differ from preprocess.py (max |diff| {d:e})"
+    );
 }
 
 #[test]
@@ -33,7 +42,11 @@ fn edge_index_is_identical_to_python() {
     let want: Vec<[u32; 2]> = (0..ne)
         .map(|e| [want[e] as u32, want[ne + e] as u32])
         .collect();
-    eprintln!("track-gnn edges vs Python: {} vs {} edges", got.len(), want.len());
+    eprintln!(
+        "track-gnn edges vs Python: {} vs {} edges",
+        got.len(),
+        want.len()
+    );
     assert_eq!(got, want, "edge index differs from preprocess.py");
 }
 
@@ -59,7 +72,11 @@ fn plugin_scores_match_onnx_in_python() {
             EventKey::default(),
             &[
                 TensorView::f32("hits", &hs, &hits),
-                TensorView::new("hit_layer", &ls, hepinfer_plugin_api::TensorData::I32(layers.as_slice().into())),
+                TensorView::new(
+                    "hit_layer",
+                    &ls,
+                    hepinfer_plugin_api::TensorData::I32(layers.as_slice().into()),
+                ),
             ],
         )
         .expect("track-gnn call");
@@ -72,7 +89,11 @@ fn plugin_scores_match_onnx_in_python() {
     let TensorBuf::I64(idx) = &find("edge_index").data else {
         panic!("edge_index dtype")
     };
-    assert_eq!(idx.as_slice(), g["edge_index"].i64().as_slice(), "edge order");
+    assert_eq!(
+        idx.as_slice(),
+        g["edge_index"].i64().as_slice(),
+        "edge order"
+    );
     let scores = find("edge_scores").as_f32().expect("f32 scores");
     let d = common::max_abs_diff(scores, &g["edge_scores"].f32());
     eprintln!("track-gnn edge scores through the host vs ONNX in Python: max |diff| = {d:e}");

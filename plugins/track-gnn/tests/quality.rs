@@ -58,7 +58,12 @@ fn double_majority(ev: &TrackerEvent, tracks: &[Vec<u32>]) -> (f64, f64) {
 fn tracks_from(out: &Output) -> Vec<Vec<u32>> {
     out.offsets
         .windows(2)
-        .map(|w| out.i64()[w[0] as usize..w[1] as usize].iter().map(|&h| h as u32).collect())
+        .map(|w| {
+            out.i64()[w[0] as usize..w[1] as usize]
+                .iter()
+                .map(|&h| h as u32)
+                .collect()
+        })
         .collect()
 }
 
@@ -79,16 +84,34 @@ fn quality_through_the_c_abi_matches_the_model_card() {
     let mut pt_res = Vec::new();
     for i in 0..EVENTS {
         let ev = generate_event(&cfg, &mut event_rng(SEED, i));
-        let hits: Vec<f32> = ev.hits.iter().flat_map(|h| [h.x_mm, h.y_mm, h.z_mm]).collect();
+        let hits: Vec<f32> = ev
+            .hits
+            .iter()
+            .flat_map(|h| [h.x_mm, h.y_mm, h.z_mm])
+            .collect();
         let layers: Vec<i32> = ev.hits.iter().map(|h| i32::from(h.layer)).collect();
         let (hs, ls) = ([layers.len() as i64, 3], [layers.len() as i64]);
         let start = std::time::Instant::now();
         let out = plugin
             .process(
-                hepinfer_event_key { run: 1, lumi: 1, event: i },
+                hepinfer_event_key {
+                    run: 1,
+                    lumi: 1,
+                    event: i,
+                },
                 &[
-                    input(c"hits", hepinfer_dtype::HEPINFER_F32, &hs, hits.as_ptr().cast()),
-                    input(c"hit_layer", hepinfer_dtype::HEPINFER_I32, &ls, layers.as_ptr().cast()),
+                    input(
+                        c"hits",
+                        hepinfer_dtype::HEPINFER_F32,
+                        &hs,
+                        hits.as_ptr().cast(),
+                    ),
+                    input(
+                        c"hit_layer",
+                        hepinfer_dtype::HEPINFER_I32,
+                        &ls,
+                        layers.as_ptr().cast(),
+                    ),
                 ],
                 &["track_hits", "track_params", "edge_index", "edge_scores"],
             )
@@ -105,9 +128,8 @@ fn quality_through_the_c_abi_matches_the_model_card() {
         let edges: Vec<(u32, u32, f32)> = (0..ne)
             .map(|e| (idx[e] as u32, idx[ne + e] as u32, scores[e]))
             .collect();
-        let is_true = |&(a, b, _): &(u32, u32, f32)| {
-            part(a.into()) != 0 && part(a.into()) == part(b.into())
-        };
+        let is_true =
+            |&(a, b, _): &(u32, u32, f32)| part(a.into()) != 0 && part(a.into()) == part(b.into());
         true_e += edges.iter().filter(|e| is_true(e)).count();
         kept += edges.iter().filter(|e| e.2 > 0.5).count();
         kept_true += edges.iter().filter(|e| e.2 > 0.5 && is_true(e)).count();
@@ -115,7 +137,9 @@ fn quality_through_the_c_abi_matches_the_model_card() {
         let mut by_p: HashMap<u32, Vec<(u8, u32)>> = HashMap::new();
         for (h, hit) in ev.hits.iter().enumerate() {
             if hit.particle != 0 {
-                by_p.entry(hit.particle).or_default().push((hit.layer, h as u32));
+                by_p.entry(hit.particle)
+                    .or_default()
+                    .push((hit.layer, h as u32));
             }
         }
         let edge_set: HashSet<(u32, u32)> = edges.iter().map(|e| (e.0, e.1)).collect();
@@ -149,7 +173,10 @@ fn quality_through_the_c_abi_matches_the_model_card() {
     }
     pt_res.sort_by(f64::total_cmp);
     let graph_eff = seg_found as f64 / seg as f64;
-    let (edge_eff, purity) = (kept_true as f64 / true_e as f64, kept_true as f64 / kept as f64);
+    let (edge_eff, purity) = (
+        kept_true as f64 / true_e as f64,
+        kept_true as f64 / kept as f64,
+    );
     let median_pt = pt_res[pt_res.len() / 2];
     eprintln!(
         "track-gnn quality, {EVENTS} events x 1000 particles, seed {SEED} (card: 99.82 / 97.54 / 98.07 / 88.4 / 4.8 %):\n\
@@ -166,13 +193,28 @@ fn quality_through_the_c_abi_matches_the_model_card() {
         100.0 * median_pt,
         pt_res.len()
     );
-    assert!((graph_eff - 0.9982).abs() < 0.01, "graph efficiency {graph_eff}");
-    assert!((edge_eff - 0.9754).abs() < 0.01, "edge efficiency {edge_eff}");
+    assert!(
+        (graph_eff - 0.9982).abs() < 0.01,
+        "graph efficiency {graph_eff}"
+    );
+    assert!(
+        (edge_eff - 0.9754).abs() < 0.01,
+        "edge efficiency {edge_eff}"
+    );
     assert!((purity - 0.9807).abs() < 0.01, "edge purity {purity}");
-    assert!((eff_c - 0.884).abs() < 0.026, "components track efficiency {eff_c}");
-    assert!((fake_c - 0.048).abs() < 0.02, "components fake rate {fake_c}");
+    assert!(
+        (eff_c - 0.884).abs() < 0.026,
+        "components track efficiency {eff_c}"
+    );
+    assert!(
+        (fake_c - 0.048).abs() < 0.02,
+        "components fake rate {fake_c}"
+    );
     // The walk-through must not be worse than the card's components.
     assert!(eff_w >= eff_c - 0.005, "walk {eff_w} vs components {eff_c}");
-    assert!(fake_w <= fake_c + 0.005, "walk fake rate {fake_w} vs components {fake_c}");
+    assert!(
+        fake_w <= fake_c + 0.005,
+        "walk fake rate {fake_w} vs components {fake_c}"
+    );
     assert!(median_pt < 0.02, "median |dpT/pT| {median_pt}");
 }
