@@ -35,3 +35,6 @@ step "tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # cargo's own summary lines are read by CI; make sure at least one test ran.
 grep -q "test result: ok" target/test-output.txt
+
+step "CMake: C++ API, installed package, framework-style examples, sanitizers"
+bash scripts/cmake-test.sh

@@ -53,7 +53,7 @@ impl Workload for TrackGnn {
     }
 
     fn process(&self, inst: &CInstance, key: hepinfer_event_key, event: u64) -> Result<(), CError> {
-        if event % EVERY != 0 {
+        if !event.is_multiple_of(EVERY) {
             return Ok(());
         }
         let cfg = TrackerConfig {
