@@ -38,3 +38,12 @@ grep -q "test result: ok" target/test-output.txt
 
 step "CMake: C++ API, installed package, framework-style examples, sanitizers"
 bash scripts/cmake-test.sh
+
+step "libtorch 2.13.0 for the torch feature (torch wheel from PyPI into .venv, reused between runs)"
+eval "$(bash scripts/setup-torch.sh)"
+
+step "clippy and tests with the torch feature (TorchScript backend)"
+cargo clippy -p hepinfer --features torch --all-targets --quiet -- -D warnings
+cargo test -p hepinfer --features torch --no-fail-fast 2>&1 | tee target/test-output-torch.txt
+grep -q "test result: ok" target/test-output-torch.txt
+! grep -q "test result: FAILED" target/test-output-torch.txt

@@ -85,7 +85,7 @@ fn overhead(c: &mut Criterion) {
                 let out = c_inst
                     .process(hepinfer_event_key::default(), &input)
                     .expect("process");
-                out.f32("probabilities").expect("output")
+                out.f32_view(c"probabilities").expect("output").to_vec()
             })
         });
     }

@@ -26,6 +26,7 @@ use hepinfer_plugin_api::{DType, EventKey, TensorData, TensorView};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::Arc;
 
 /// Version of this C ABI. A framework compares `hepinfer_abi_version()` with the value in the
 /// header it was compiled against and refuses a library that differs.
@@ -126,8 +127,9 @@ pub struct hepinfer_instance {
 /// The outputs of one `hepinfer_process` call (opaque).
 pub struct hepinfer_outputs {
     out: CallOutputs,
-    names: Vec<CString>,
-    provenance: Vec<(CString, CString)>,
+    // Output names: shared with the instance's declarations (no allocation per call), or owned
+    // for an output the plugin did not declare.
+    names: Vec<Arc<CString>>,
 }
 
 /// An error: a status and a message (opaque).
@@ -462,11 +464,12 @@ pub unsafe extern "C" fn hepinfer_process(
             std::slice::from_raw_parts(inputs, n_inputs)
         };
         let start = std::time::Instant::now();
+        // Up to 8 inputs live on the stack: no allocation per call for ordinary plugins.
         let views = match raw
             .iter()
             .enumerate()
             .map(|(i, t)| input_view(t, i))
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<smallvec::SmallVec<[TensorView<'_>; 8]>, _>>()
         {
             Ok(v) => v,
             Err(e) => {
@@ -481,18 +484,15 @@ pub unsafe extern "C" fn hepinfer_process(
             event: key.event,
         };
         let out = instance.inner.process(key, &views)?;
-        let cstr = |s: &str| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default();
-        let names = out.tensors.iter().map(|t| cstr(t.name.as_str())).collect();
-        let provenance = out
-            .provenance
+        let names = out
+            .tensors
             .iter()
-            .map(|p| (cstr(&p.model), cstr(&p.hash)))
+            .map(|t| match instance.inner.output_c_name(&t.name) {
+                Some(c) => c.clone(),
+                None => Arc::new(crate::instance::c_string(&t.name)),
+            })
             .collect();
-        *out_outputs = Box::into_raw(Box::new(hepinfer_outputs {
-            out,
-            names,
-            provenance,
-        }));
+        *out_outputs = Box::into_raw(Box::new(hepinfer_outputs { out, names }));
         Ok(())
     })
 }
@@ -585,7 +585,7 @@ pub unsafe extern "C" fn hepinfer_outputs_find(
 pub unsafe extern "C" fn hepinfer_outputs_provenance_count(
     outputs: *const hepinfer_outputs,
 ) -> usize {
-    outputs.as_ref().map_or(0, |o| o.provenance.len())
+    outputs.as_ref().map_or(0, |o| o.out.provenance.len())
 }
 
 /// Provenance entry `index`: the model's name in the plugin and the SHA-256 (hex) of the exact
@@ -605,12 +605,17 @@ pub unsafe extern "C" fn hepinfer_outputs_provenance(
         if out_model.is_null() || out_payload_hash.is_null() {
             return Err(null_arg("out_model or out_payload_hash"));
         }
-        let (m, h) = o.provenance.get(index).ok_or_else(|| {
-            Error::NotFound(format!(
-                "provenance index {index} (there are {})",
-                o.provenance.len()
-            ))
-        })?;
+        let (m, h) = o
+            .out
+            .provenance
+            .get(index)
+            .map(|p| &p.c_strings)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "provenance index {index} (there are {})",
+                    o.out.provenance.len()
+                ))
+            })?;
         *out_model = m.as_ptr();
         *out_payload_hash = h.as_ptr();
         Ok(())

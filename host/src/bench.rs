@@ -164,9 +164,15 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
         per_call_us(opts.round_time / 4, &mut direct_call);
         per_call_us(opts.round_time / 4, host_call);
         let (mut d, mut h) = (Vec::new(), Vec::new());
-        for _ in 0..opts.rounds {
-            d.push(per_call_us(opts.round_time, &mut direct_call));
-            h.push(per_call_us(opts.round_time, host_call));
+        // Alternate which side goes first (ABBA), so neither always runs on a warmer cache.
+        for r in 0..opts.rounds {
+            if r % 2 == 0 {
+                d.push(per_call_us(opts.round_time, &mut direct_call));
+                h.push(per_call_us(opts.round_time, host_call));
+            } else {
+                h.push(per_call_us(opts.round_time, host_call));
+                d.push(per_call_us(opts.round_time, &mut direct_call));
+            }
         }
         let (d, h) = (median(d), median(h));
         println!(

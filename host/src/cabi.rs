@@ -133,15 +133,35 @@ impl Drop for CInstance {
 }
 
 impl COutputs {
-    /// The output `name`, copied with its shape, elements and offsets, whatever its dtype.
-    pub fn tensor(&self, name: &str) -> Result<Tensor, CError> {
-        let n = cstring(name)?;
+    /// A view of the output `name` (`hepinfer_outputs_find`), valid while `self` lives; no copy.
+    pub fn find(&self, name: &CStr) -> Result<hepinfer_tensor, CError> {
         let mut t = std::mem::MaybeUninit::<hepinfer_tensor>::uninit();
         let mut err = ptr::null_mut();
-        let st = unsafe { hepinfer_outputs_find(self.0, n.as_ptr(), t.as_mut_ptr(), &mut err) };
+        let st = unsafe { hepinfer_outputs_find(self.0, name.as_ptr(), t.as_mut_ptr(), &mut err) };
         take(st, err)?;
-        // SAFETY: on success the library filled the view; it stays valid until `self` is freed.
-        let t = unsafe { t.assume_init() };
+        // SAFETY: on success the library filled the view.
+        Ok(unsafe { t.assume_init() })
+    }
+
+    /// The elements of the `f32` output `name`, borrowed (no copy).
+    pub fn f32_view(&self, name: &CStr) -> Result<&[f32], CError> {
+        let t = self.find(name)?;
+        if t.dtype != hepinfer_dtype::HEPINFER_F32 as u32 {
+            return Err(CError {
+                status: hepinfer_status::HEPINFER_INTERNAL,
+                message: format!("output {name:?} is not f32"),
+            });
+        }
+        let len: i64 = unsafe { std::slice::from_raw_parts(t.shape, t.rank) }
+            .iter()
+            .product();
+        // SAFETY: the view's data holds `len` f32s and lives as long as `self`.
+        Ok(unsafe { std::slice::from_raw_parts(t.data as *const f32, len as usize) })
+    }
+
+    /// The output `name`, copied with its shape, elements and offsets, whatever its dtype.
+    pub fn tensor(&self, name: &str) -> Result<Tensor, CError> {
+        let t = self.find(&cstring(name)?)?;
         let shape = unsafe { std::slice::from_raw_parts(t.shape, t.rank) }.to_vec();
         let len = shape.iter().product::<i64>() as usize;
         macro_rules! copy {

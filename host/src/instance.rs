@@ -13,7 +13,9 @@ use hepinfer_plugin_api::{
     PluginInstanceBox, Tensor, TensorView,
 };
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use std::cell::RefCell;
+use std::ffi::CString;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +26,8 @@ const RECENT_IOVS: usize = 4;
 struct Current {
     res: Resolution,
     model: Arc<LoadedModel>,
+    // Built once per interval of validity, so a call's provenance costs a reference count.
+    provenance: Arc<Provenance>,
 }
 
 /// One model an instance runs, with its recently used (validity range, model) pairs.
@@ -46,6 +50,13 @@ pub struct Provenance {
     pub label: String,
     /// SHA-256 of the payload.
     pub hash: String,
+    /// `model` and `hash` NUL-terminated, for the C API.
+    pub(crate) c_strings: (CString, CString),
+}
+
+/// A C string of `s` (interior NULs, which C cannot carry, replaced).
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
 }
 
 /// The outputs of one call and the models that produced them.
@@ -54,7 +65,7 @@ pub struct CallOutputs {
     /// Named output tensors.
     pub tensors: Vec<Tensor>,
     /// Every model used by the call (in first-use order).
-    pub provenance: Vec<Provenance>,
+    pub provenance: Vec<Arc<Provenance>>,
 }
 
 /// A plugin instance as the host holds it. `process` may be called from many threads at once.
@@ -67,6 +78,7 @@ pub struct Instance {
     cache: Arc<ModelCache>,
     logger: Arc<Logger>,
     stats: Stats,
+    output_c_names: Vec<Arc<CString>>,
 }
 
 impl Instance {
@@ -101,7 +113,13 @@ impl Instance {
                 resolving: Mutex::new(()),
             })
             .collect();
+        let output_c_names = info
+            .outputs
+            .iter()
+            .map(|o| Arc::new(c_string(&o.name)))
+            .collect();
         Ok(Instance {
+            output_c_names,
             plugin: info.name.to_string(),
             info,
             inner,
@@ -111,6 +129,13 @@ impl Instance {
             logger,
             stats: Stats::default(),
         })
+    }
+
+    /// The NUL-terminated name of declared output `name` (shared, no allocation per call).
+    pub(crate) fn output_c_name(&self, name: &str) -> Option<&Arc<CString>> {
+        self.output_c_names
+            .iter()
+            .find(|c| c.as_bytes() == name.as_bytes())
     }
 
     /// The plugin's declarations.
@@ -148,19 +173,19 @@ impl Instance {
             .ok_or_else(|| {
                 Error::Model(format!("plugin '{}' has no model '{model}'", self.plugin))
             })?;
-        self.model_for(index, event)
+        Ok(self.model_for(index, event)?.model.clone())
     }
 
-    fn model_for(&self, index: usize, event: EventKey) -> Result<Arc<LoadedModel>> {
+    fn model_for(&self, index: usize, event: EventKey) -> Result<Arc<Current>> {
         let slot = &self.slots[index];
         if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
-            return Ok(c.model.clone());
+            return Ok(c.clone());
         }
         // Slow path, once per slot per new interval of validity: threads crossing the boundary
         // together wait here for one resolution; threads still in a known interval never get here.
         let _g = slot.resolving.lock();
         if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
-            return Ok(c.model.clone());
+            return Ok(c.clone());
         }
         let res = self.source.resolve(&slot.record, &slot.label, event)?;
         let model = self.cache.get(&res, self.source.as_ref())?;
@@ -183,14 +208,22 @@ impl Instance {
                 res.origin
             ),
         );
+        let provenance = Arc::new(Provenance {
+            model: slot.name.clone(),
+            record: slot.record.clone(),
+            label: slot.label.clone(),
+            hash: model.hash.clone(),
+            c_strings: (c_string(&slot.name), c_string(&model.hash)),
+        });
         let cur = Arc::new(Current {
             res,
-            model: model.clone(),
+            model,
+            provenance,
         });
-        let mut recent: Vec<Arc<Current>> = vec![cur];
+        let mut recent: Vec<Arc<Current>> = vec![cur.clone()];
         recent.extend(slot.recent.load().iter().take(RECENT_IOVS - 1).cloned());
         slot.recent.store(Arc::new(recent));
-        Ok(model)
+        Ok(cur)
     }
 
     /// Processes one call: checks `inputs` against the plugin's declarations, runs the plugin,
@@ -207,7 +240,7 @@ impl Instance {
         let ctx = Ctx {
             inst: self,
             event,
-            pinned: RefCell::new(Vec::new()),
+            pinned: RefCell::new(SmallVec::new()),
         };
         let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
         let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
@@ -222,15 +255,7 @@ impl Instance {
             .pinned
             .into_inner()
             .into_iter()
-            .map(|(i, m)| {
-                let s = &self.slots[i];
-                Provenance {
-                    model: s.name.clone(),
-                    record: s.record.clone(),
-                    label: s.label.clone(),
-                    hash: m.hash.clone(),
-                }
-            })
+            .map(|(_, c)| c.provenance.clone())
             .collect();
         Ok(CallOutputs {
             tensors,
@@ -311,7 +336,7 @@ struct Ctx<'a> {
     inst: &'a Instance,
     event: EventKey,
     // Models used by this call, pinned at first use so that a call never mixes two models.
-    pinned: RefCell<Vec<(usize, Arc<LoadedModel>)>>,
+    pinned: RefCell<SmallVec<[(usize, Arc<Current>); 2]>>,
 }
 
 impl CallContext for Ctx<'_> {
@@ -350,7 +375,7 @@ impl CallContext for Ctx<'_> {
                     m
                 }
             };
-            m.model.run(inputs.as_slice())
+            m.model.model.run(inputs.as_slice())
         };
         match run() {
             Ok(t) => RResult::ROk(t.into()),
