@@ -235,6 +235,9 @@ fn port(name: &str, ty: &ValueType) -> Result<ModelPort> {
     }
 }
 
+/// Small per-call arrays (one entry per model input or output), kept on the stack.
+type Ports<T> = smallvec::SmallVec<[T; 8]>;
+
 /// A loaded ONNX model.
 pub struct OnnxModel {
     sessions: Vec<Mutex<Session>>,
@@ -302,7 +305,7 @@ impl OnnxModel {
     /// Calls `OrtApi::Run` on `session` with inputs ordered as the model's inputs.
     fn run_on(&self, session: &Session, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
         // Zero-copy views of the caller's memory, in the model's input order.
-        let mut values = Vec::with_capacity(self.inputs.len());
+        let mut values: Ports<_> = Ports::new();
         for p in &self.inputs {
             let t = inputs
                 .iter()
@@ -310,10 +313,13 @@ impl OnnxModel {
                 .ok_or_else(|| Error::Model(format!("missing model input '{}'", p.name)))?;
             values.push(view_value(t)?);
         }
-        let value_ptrs: Vec<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
-        let in_names: Vec<*const c_char> = self.input_names.iter().map(|c| c.as_ptr()).collect();
-        let out_names: Vec<*const c_char> = self.output_names.iter().map(|c| c.as_ptr()).collect();
-        let mut outs: Vec<*mut ort::sys::OrtValue> = vec![ptr::null_mut(); self.outputs.len()];
+        // Pointer arrays for the C call live on the stack for up to 8 ports: no allocation.
+        let value_ptrs: Ports<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
+        let in_names: Ports<*const c_char> = self.input_names.iter().map(|c| c.as_ptr()).collect();
+        let out_names: Ports<*const c_char> =
+            self.output_names.iter().map(|c| c.as_ptr()).collect();
+        let mut outs: Ports<*mut ort::sys::OrtValue> =
+            smallvec::smallvec![ptr::null_mut(); self.outputs.len()];
         // SAFETY: all pointers are valid for the duration of the call; `values` borrow the
         // caller's buffers, which outlive it; ONNX Runtime allocates every output (null slots)
         // and we take ownership of each below. See the module docs for why a shared session is
@@ -332,7 +338,7 @@ impl OnnxModel {
         };
         // Take ownership of whatever was produced before looking at the status, so that no
         // output leaks on an error path.
-        let owned: Vec<Option<DynValue>> = outs
+        let owned: Ports<Option<DynValue>> = outs
             .iter()
             .map(|&p| {
                 NonNull::new(p).map(|p| unsafe { DynValue::from_ptr(p, Some(session.allocator())) })
@@ -353,7 +359,7 @@ impl OnnxModel {
 }
 
 fn view_value<'a>(t: &TensorView<'a>) -> Result<ort::value::ValueRef<'a>> {
-    let shape: Vec<i64> = t.shape.to_vec();
+    let shape: &[i64] = t.shape.as_slice();
     let e = |e: ort::Error| Error::Model(format!("model input '{}': {e}", t.name));
     // TensorRef borrows the caller's memory; `into_dyn` keeps the borrow semantics (the value
     // does not own the buffer), and we drop it before returning from `run_on`.
