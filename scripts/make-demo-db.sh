@@ -54,7 +54,9 @@ torch_tag JetCnnRcd "$root/plugins/jet-cnn/model/model.pt" JetCnn_v1_torchscript
   "jet-cnn W tagger, TorchScript export of the weights in JetCnn_v1_offline"
 # track-gnn and calo-gan are served as ONNX in this tag too (their .pt files carry no
 # hepinfer.json signature yet), like seq-classifier.
-c gt map HEPINFER_DEMO_TORCH_V1 TrackGnnRcd "" TrackGnn_v1_offline
-c gt map HEPINFER_DEMO_TORCH_V1 CaloGanRcd "" CaloGan_v1_offline
+torch_tag TrackGnnRcd "$root/plugins/track-gnn/model/track_gnn.pt" TrackGnn_v1_torchscript \
+  "track-gnn interaction network, TorchScript export of the weights in TrackGnn_v1_offline"
+torch_tag CaloGanRcd "$root/plugins/calo-gan/model/calo_gan.pt" CaloGan_v1_torchscript \
+  "calo-gan generator, TorchScript export of the weights in CaloGan_v1_offline"
 c gt lock HEPINFER_DEMO_TORCH_V1
 echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_TORCH_V1)"
