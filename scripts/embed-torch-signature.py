@@ -10,27 +10,22 @@ Rewrites MODEL.pt in place (weights and graph unchanged); update the model's SHA
 import json
 import sys
 
-import onnx
+import onnxruntime
 import torch
 
-DTYPES = {1: "f32", 2: "u8", 6: "i32", 7: "i64", 11: "f64"}
+DTYPES = {"tensor(float)": "f32", "tensor(uint8)": "u8", "tensor(int32)": "i32",
+          "tensor(int64)": "i64", "tensor(double)": "f64"}
 
 
-def ports(values, skip=()):
-    out = []
-    for v in values:
-        if v.name in skip:
-            continue
-        t = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
-        out.append({"name": v.name, "dtype": DTYPES[t.elem_type], "shape": dims})
-    return out
+def ports(args):
+    # As ONNX Runtime reports them after shape inference: exactly what the host compares with.
+    return [{"name": a.name, "dtype": DTYPES[a.type],
+             "shape": [d if isinstance(d, int) else -1 for d in a.shape]} for a in args]
 
 
 def main(onnx_path, pt_path):
-    m = onnx.load(onnx_path)
-    initializers = {i.name for i in m.graph.initializer}
-    sig = {"inputs": ports(m.graph.input, initializers), "outputs": ports(m.graph.output)}
+    sess = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    sig = {"inputs": ports(sess.get_inputs()), "outputs": ports(sess.get_outputs())}
     module = torch.jit.load(pt_path, map_location="cpu")
     torch.jit.save(module, pt_path, _extra_files={"hepinfer.json": json.dumps(sig)})
     print(f"{pt_path}: {json.dumps(sig)}")

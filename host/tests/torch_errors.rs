@@ -153,12 +153,12 @@ fn signatures_round_trip_and_leave_the_module_untouched() {
 #[test]
 fn a_signature_the_module_does_not_honour_fails_the_probe_at_load() {
     let (good, sig) = btag_signed();
-    // The b-tag LSTM takes 6 features per track; a file claiming 8 fails its probe forward.
-    let mut lie = sig.clone();
-    lie.inputs[0].shape = vec![-1, 15, 8];
-    // (libtorch's LSTM does not check this: it returns NaN, which the probe refuses.)
-    let e = load_err(&embed_signature(&good, &lie).expect("embed"));
-    assert!(e.contains("non-finite values in output 'probs'"), "{e}");
+    // Not tested here: a signature claiming 8 features where the LSTM's weights expect 6.
+    // libtorch's LSTM does not check its input size and reads past its weights, so whether the
+    // probe sees NaN depends on memory layout (it did for one export, not for a re-saved one).
+    // Such a file is still refused at load in a job: the plugin feeds 6 features, and the
+    // instance's signature check compares what the plugin feeds with the declared inputs
+    // (`a_model_that_does_not_take_what_the_plugin_feeds_fails_at_prefetch`).
     // Inputs declared in the wrong order: n_tracks would reach the LSTM.
     let mut swapped = sig.clone();
     swapped.inputs.swap(0, 1);
