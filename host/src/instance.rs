@@ -331,12 +331,15 @@ fn check_output(plugin: &str, t: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Models a call has used: (slot index, model and IOV), on the stack for up to two models.
+type Pinned = SmallVec<[(usize, Arc<Current>); 2]>;
+
 /// The per-call context handed to the plugin.
 struct Ctx<'a> {
     inst: &'a Instance,
     event: EventKey,
     // Models used by this call, pinned at first use so that a call never mixes two models.
-    pinned: RefCell<SmallVec<[(usize, Arc<Current>); 2]>>,
+    pinned: RefCell<Pinned>,
 }
 
 impl CallContext for Ctx<'_> {
