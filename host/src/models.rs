@@ -306,3 +306,91 @@ impl ModelCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SessionMode;
+    use std::path::Path;
+
+    fn cache(budget: u64) -> ModelCache {
+        crate::runtime::onnx::environment(None)
+            .expect("ONNX Runtime (scripts/fetch-onnxruntime.sh)");
+        ModelCache::new(
+            budget,
+            LoadOptions {
+                intra_op_threads: 1,
+                session_mode: SessionMode::Shared,
+                pool_size: 1,
+                cpu_arena: false,
+            },
+        )
+    }
+
+    fn source() -> (FileSource, Resolution, Resolution) {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/seq-classifier/model");
+        let src = FileSource::new([
+            ("A".to_string(), d.join("model.onnx")),
+            ("B".to_string(), d.join("model_v2.onnx")),
+        ]);
+        let a = src.resolve("A", "", EventKey::default()).unwrap();
+        let b = src.resolve("B", "", EventKey::default()).unwrap();
+        (src, a, b)
+    }
+
+    #[test]
+    fn over_budget_evicts_the_least_recently_used_model_nobody_holds() {
+        let (src, a, b) = source();
+        // Room for one model only.
+        let c = cache(100_000);
+        drop(c.get(&a, &src).unwrap());
+        assert_eq!(c.loaded_hashes(), vec![a.hash.clone()]);
+        let held_b = c.get(&b, &src).unwrap();
+        assert_eq!(
+            c.loaded_hashes(),
+            vec![b.hash.clone()],
+            "A, unused, made room for B"
+        );
+        // B is in use: loading A again goes over budget rather than pull B from under its user.
+        let held_a = c.get(&a, &src).unwrap();
+        let mut both = vec![a.hash.clone(), b.hash.clone()];
+        both.sort();
+        assert_eq!(c.loaded_hashes(), both);
+        assert_eq!(c.loads(), 3);
+        drop(held_b);
+        // Eviction happens when a model is inserted: B, no longer used, is still there meanwhile.
+        let again_b = c.get(&b, &src).unwrap();
+        assert_eq!(c.loads(), 3);
+        drop(again_b);
+        // With A still held, A is never the victim: dropping B's users and asking for A is a hit.
+        assert!(Arc::ptr_eq(&held_a, &c.get(&a, &src).unwrap()));
+        drop(held_a);
+        // Within budget nothing is reloaded.
+        let big = cache(u64::MAX);
+        for _ in 0..3 {
+            big.get(&a, &src).unwrap();
+            big.get(&b, &src).unwrap();
+        }
+        assert_eq!(big.loads(), 2);
+    }
+
+    #[test]
+    fn a_payload_whose_bytes_changed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.onnx");
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/seq-classifier/model");
+        std::fs::copy(d.join("model.onnx"), &f).unwrap();
+        let src = FileSource::new([("R".to_string(), f.clone())]);
+        let r = src.resolve("R", "", EventKey::default()).unwrap();
+        let mut bytes = std::fs::read(&f).unwrap();
+        let n = bytes.len() / 2;
+        bytes[n] ^= 1;
+        std::fs::write(&f, bytes).unwrap();
+        let e = cache(u64::MAX)
+            .get(&r, &src)
+            .err()
+            .expect("changed bytes must be refused")
+            .to_string();
+        assert!(e.contains("changed while the job ran"), "{e}");
+    }
+}
