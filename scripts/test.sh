@@ -19,6 +19,10 @@ step "shipped model files match their cards"
 for sums in plugins/*/model/SHA256SUMS; do
   [ -f "$sums" ] || continue
   (cd "$(dirname "$sums")" && sha256sum --quiet -c SHA256SUMS) || { echo "hash mismatch in $sums" >&2; exit 1; }
+  # ... and every hash is the one the model card states.
+  while read -r hash file; do
+    grep -q "$hash" "$(dirname "$sums")/MODEL.md" || { echo "$file: hash $hash is not in MODEL.md" >&2; exit 1; }
+  done < "$sums"
   echo "ok: $sums"
 done
 
