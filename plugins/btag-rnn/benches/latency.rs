@@ -11,9 +11,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hepinfer::{Host, Instance};
+use hepinfer::Instance;
 use hepinfer_plugin_api::{EventKey, TensorView};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BATCHES: [usize; 4] = [1, 4, 16, 64];
 /// Jets per call in the throughput benchmark.
@@ -64,14 +64,9 @@ fn call(inst: &Instance, x: &Inputs) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = common::plugin_dir();
     let model = common::model_dir().join("model.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "BTagRnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
+    let (_dir, host) =
+        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "BTagRnnRcd", &model);
     let inst = host.instance("btag-rnn", "{}").expect("instance");
 
     let mut g = c.benchmark_group("btag-rnn/latency");
@@ -101,14 +96,9 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements((threads * THROUGHPUT_BATCH) as u64));
         g.bench_function(BenchmarkId::new("threads_16_jets_per_call", threads), |b| {
             b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for x in &per_thread[..threads] {
-                        let inst = &inst;
-                        s.spawn(move || (0..iters).for_each(|_| call(inst, x)));
-                    }
-                });
-                start.elapsed()
+                hepinfer_plugin_testing::run_on_threads(threads, iters, |t, _| {
+                    call(&inst, &per_thread[t])
+                })
             })
         });
     }

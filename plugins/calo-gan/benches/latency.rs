@@ -12,9 +12,9 @@ mod common;
 
 use calo_gan::PDG_CODES;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hepinfer::{Host, Instance};
+use hepinfer::Instance;
 use hepinfer_plugin_api::{EventKey, TensorData, TensorView};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Particles {
     pdg: Vec<i32>,
@@ -51,14 +51,9 @@ fn call(inst: &Instance, p: &Particles, event: u64) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = common::plugin_dir();
     let model = common::model_dir().join("calo_gan.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "CaloGanRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
+    let (_dir, host) =
+        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "CaloGanRcd", &model);
     let inst = host.instance("calo-gan", "{}").expect("instance");
 
     let mut g = c.benchmark_group("calo-gan/latency");
@@ -81,14 +76,9 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(64 * threads as u64));
         g.bench_function(BenchmarkId::new("threads_64_per_call", threads), |b| {
             b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for t in 0..threads as u64 {
-                        let (inst, p) = (&inst, &p);
-                        s.spawn(move || (0..iters).for_each(|i| call(inst, p, 1_000_000 * t + i)));
-                    }
-                });
-                start.elapsed()
+                hepinfer_plugin_testing::run_on_threads(threads, iters, |t, i| {
+                    call(&inst, &p, 1_000_000 * t as u64 + i)
+                })
             })
         });
     }

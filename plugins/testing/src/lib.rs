@@ -10,4 +10,4 @@ pub mod setup;
 
 pub use metrics::{auc, max_abs_diff};
 pub use npz::{read_npz, Array};
-pub use setup::{host_config, plugin_dir, profile_dir};
+pub use setup::{file_host, host_config, plugin_dir, profile_dir, run_on_threads};

@@ -46,3 +46,34 @@ pub fn host_config(dir: &Path, record: &str, model: &Path) -> String {
     })
     .to_string()
 }
+
+/// A host serving `record` from the model file `model`, with plugin crate `package` in a
+/// temporary plugin directory (kept alive beside the host): the set-up of the plugin benchmarks.
+pub fn file_host(package: &str, record: &str, model: &Path) -> (tempfile::TempDir, hepinfer::Host) {
+    let dir = plugin_dir(package);
+    let host = hepinfer::Host::new(
+        &host_config(dir.path(), record, model),
+        None,
+        std::ptr::null_mut(),
+    )
+    .expect("host");
+    (dir, host)
+}
+
+/// Runs `call(thread, i)` for `i` in `0..iters` on each of `threads` threads at once and
+/// returns the wall time: one benchmark iteration is one call per thread (for criterion's
+/// `iter_custom` throughput measurements on one shared instance).
+pub fn run_on_threads(
+    threads: usize,
+    iters: u64,
+    call: impl Fn(usize, u64) + Sync,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let call = &call;
+            s.spawn(move || (0..iters).for_each(|i| call(t, i)));
+        }
+    });
+    start.elapsed()
+}

@@ -13,7 +13,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hepinfer::{Host, Instance};
+use hepinfer::Instance;
 use hepinfer_plugin_api::{EventKey, TensorData, TensorView};
 use std::time::{Duration, Instant};
 use toydet::tracker::{event_rng, generate_event, TrackerConfig};
@@ -123,14 +123,9 @@ fn scaling(inst: &Instance) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = common::plugin_dir();
     let model = common::model_dir().join("track_gnn.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "TrackGnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
+    let (_dir, host) =
+        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "TrackGnnRcd", &model);
     let inst = host.instance("track-gnn", "{}").expect("instance");
 
     let mut g = c.benchmark_group("track-gnn/latency");
@@ -153,14 +148,9 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("threads_100_particle_events", threads),
             |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    std::thread::scope(|s| {
-                        for e in &per_thread[..threads] {
-                            let inst = &inst;
-                            s.spawn(move || (0..iters).for_each(|_| call(inst, e)));
-                        }
-                    });
-                    start.elapsed()
+                    hepinfer_plugin_testing::run_on_threads(threads, iters, |t, _| {
+                        call(&inst, &per_thread[t])
+                    })
                 })
             },
         );
