@@ -44,7 +44,9 @@ step "CMake: C++ API, installed package, framework-style examples, sanitizers"
 bash scripts/cmake-test.sh
 
 step "libtorch 2.13.0 for the torch feature (torch wheel from PyPI into .venv, reused between runs)"
-eval "$(bash scripts/setup-torch.sh)"
+# Assigned first so that a failed set-up (e.g. disk full during pip) stops the script.
+torch_env="$(bash scripts/setup-torch.sh)"
+eval "$torch_env"
 
 step "clippy and tests with the torch feature (TorchScript backend)"
 cargo clippy -p hepinfer --features torch --all-targets --quiet -- -D warnings
