@@ -56,19 +56,22 @@ class EdgeClassifier(nn.Module):
     def forward(self, x, edge_index):
         r = x[:, 0]
         z = x[:, 2]
-        phi = x[:, 1] * math.pi
-        c, s = torch.cos(phi), torch.sin(phi)
         src, dst = edge_index[0], edge_index[1]
+        # dphi from the difference of the angles, wrapped into [-pi, pi]: sin(a)cos(b) - ... of
+        # nearby angles cancels, so two runtimes' sin/cos kernels would disagree at 1e-4.
+        dphi = (x[dst, 1] - x[src, 1]) * math.pi
+        dphi = torch.where(dphi > math.pi, dphi - 2.0 * math.pi, dphi)
+        dphi = torch.where(dphi < -math.pi, dphi + 2.0 * math.pi, dphi)
+        sdphi = torch.sin(dphi)
         dr = r[dst] - r[src]
         dz = z[dst] - z[src]
-        sdphi = s[dst] * c[src] - c[dst] * s[src]  # sin(phi_dst - phi_src), no wrap needed
         drs = torch.clamp(dr, min=1e-3)  # layers are >= 40 mm apart; guards odd inputs
         z0 = z[src] - r[src] * dz / drs
         # Signed curvature (1/m) of the circle through the beam line and both hits:
         # 2 sin(dphi) / chord; |kappa| <= 1.2 /m above 0.5 GeV. Matching curvature and z0 on
         # consecutive edges is what tells a track from a fake.
-        cdphi = c[dst] * c[src] + s[dst] * s[src]
-        chord = torch.sqrt(torch.clamp(r[src] ** 2 + r[dst] ** 2 - 2.0 * r[src] * r[dst] * cdphi, min=1e-6))
+        shalf = torch.sin(0.5 * dphi)
+        chord = torch.sqrt(torch.clamp(dr ** 2 + 4.0 * r[src] * r[dst] * shalf ** 2, min=1e-6))
         kappa = 2.0 * sdphi / chord
         edge_in = torch.stack([dr * 5.0, dz, sdphi * 10.0, kappa, z0 * 4.0], dim=1)
         h = self.node_enc(torch.stack([r * 2.0, z], dim=1))

@@ -5,12 +5,21 @@ It is imported by train.py, evaluate.py and make_golden.py.
 
 All arithmetic is float64 on the float32 hit coordinates; node features are cast to float32 at
 the end. Edges go from a hit on layer l to a hit on layer l+1 or l+2 (one missed layer allowed)
-and pass two cuts:
+and pass two doublet cuts:
 
     dphi  = wrap(phi_b - phi_a) into [-pi, pi)
     dr    = r_b - r_a                          (> 0: b is on the outer layer)
     |dphi| / dr          <= PHI_SLOPE_MAX      (rad/mm)
     |z_a - r_a*(z_b - z_a)/dr| <= Z0_MAX       (mm, the segment's intercept with the beam line)
+
+Doublets alone grow as hits squared (every hit pairs with every hit of the window), so the graph
+keeps only doublets that continue a track: two doublets (x, m) and (m, y) sharing the middle hit
+m are *compatible* when the circles through the beam line and each doublet have the same
+curvature and the same dip dz/dchord, within per-layer tolerances (|dkappa| <= TRIPLET_DKAPPA,
+|ddip| <= TRIPLET_DDIP, indexed by m's layer). A doublet is *good* when it is compatible with a
+doublet on each side (the middle of four hits on one helix). The graph is every doublet of a
+compatible pair that contains a good doublet. A fake must now line up with two other hits
+instead of one, so fake edges no longer dominate at high pile-up.
 
 Edges are returned sorted by (src, dst), src = inner hit index, dst = outer hit index, as int64.
 """
@@ -23,8 +32,14 @@ LAYER_PAIRS = [(l, l + 1) for l in range(N_LAYERS - 1)] + [(l, l + 2) for l in r
 #: Azimuthal slope cut in rad/mm; a 0.5 GeV track in 2 T bends by at most ~7.6e-4 rad/mm
 #: inside r = 1020 mm.
 PHI_SLOPE_MAX = 8.0e-4
-#: Longitudinal cut on the segment's z intercept at r = 0 in mm (beam spot sigma_z = 55 mm).
-Z0_MAX = 250.0
+#: Longitudinal cut on the segment's z intercept at r = 0 in mm (beam spot sigma_z = 55 mm: 3.6 sigma).
+Z0_MAX = 200.0
+#: Triplet tolerances by the layer of the middle hit (layers 0 and 9 are never in the middle):
+#: 1.15 x the 99.9 % quantile of the difference between the two doublets of a true triplet in
+#: the 120 training events (tune_cuts.py), rounded up to two significant digits. In 1/mm.
+TRIPLET_DKAPPA = (0.0, 1.3e-4, 5.5e-5, 2.5e-5, 1.5e-5, 9.6e-6, 5.2e-6, 3.8e-6, 3.7e-6, 0.0)
+#: Dip (dz / chord ~ cot theta) tolerance by the layer of the middle hit.
+TRIPLET_DDIP = (0.0, 0.0034, 0.0094, 0.015, 0.028, 0.025, 0.037, 0.070, 0.14, 0.0)
 
 
 def node_features(hits):
@@ -35,8 +50,71 @@ def node_features(hits):
     return np.stack([r / 1000.0, phi / np.pi, h[:, 2] / 1000.0], axis=1).astype(np.float32)
 
 
-def build_edges(hits, layer):
-    """[2, n_edges] int64 edge index (src inner, dst outer) of the hits, sorted by (src, dst)."""
+def build_edges(hits, layer, tolerances=None):
+    """[2, n_edges] int64 edge index (src inner, dst outer) of the hits, sorted by (src, dst).
+
+    `tolerances` = (dkappa, ddip) per middle layer replaces TRIPLET_DKAPPA / TRIPLET_DDIP
+    (tune_cuts.py passes infinite ones to see every doublet)."""
+    d = build_doublets(hits, layer)
+    if d.shape[1] == 0:
+        return d
+    kappa, dip = doublet_params(hits, d)
+    tk, td = tolerances or (TRIPLET_DKAPPA, TRIPLET_DDIP)
+    i, j = compatible_pairs(d, kappa, dip, np.asarray(layer), np.asarray(tk), np.asarray(td))
+    n = d.shape[1]
+    has_in = np.zeros(n, bool)
+    has_out = np.zeros(n, bool)
+    has_in[j] = True
+    has_out[i] = True
+    good = has_in & has_out
+    sel = good[i] | good[j]
+    keep = np.zeros(n, bool)
+    keep[i[sel]] = True
+    keep[j[sel]] = True
+    return d[:, keep]
+
+
+def doublet_params(hits, d):
+    """Per doublet (a, b): signed curvature kappa (1/mm) of the circle through the beam line, a
+    and b, and its dip dz / chord (~ cot theta: the chord is shorter than the arc by
+    (kappa * chord)^2 / 24 <= 0.3 %, alike for neighbouring doublets of one track).
+
+        chord = sqrt((x_b - x_a)**2 + (y_b - y_a)**2)
+        kappa = 2 * (x_a*y_b - y_a*x_b) / (r_a * r_b * chord)     (= 2 sin(dphi) / chord)
+        dip   = (z_b - z_a) / chord
+    """
+    h = np.asarray(hits, dtype=np.float32).astype(np.float64)
+    x, y, z = h[:, 0], h[:, 1], h[:, 2]
+    r = np.sqrt(x ** 2 + y ** 2)
+    a, b = d[0], d[1]
+    chord = np.sqrt((x[b] - x[a]) ** 2 + (y[b] - y[a]) ** 2)
+    kappa = 2.0 * (x[a] * y[b] - y[a] * x[b]) / (r[a] * r[b] * chord)
+    return kappa, (z[b] - z[a]) / chord
+
+
+def compatible_pairs(d, kappa, dip, layer, tk, td):
+    """Index pairs (i, j) of doublets d[:, i] = (x, m), d[:, j] = (m, y) with
+    |kappa_i - kappa_j| <= tk[layer m] and |dip_i - dip_j| <= td[layer m]."""
+    # Doublets by (source, kappa); a window a little wider than the tolerance over the
+    # combined key source + (kappa + 0.01) / 0.02 (kappa is ~1e-3 / mm, the offset keeps the
+    # fraction in (0, 1)), then the exact test.
+    key = d[0] + (kappa + 0.01) / 0.02
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    mid = d[1]
+    t = tk[layer[mid]]
+    lo = np.searchsorted(skey, mid + (kappa - t + 0.01) / 0.02 - 1e-6, side="left")
+    hi = np.searchsorted(skey, mid + (kappa + t + 0.01) / 0.02 + 1e-6, side="right")
+    cnt = hi - lo
+    i = np.repeat(np.arange(d.shape[1]), cnt)
+    j = order[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
+    m = layer[mid[i]]
+    ok = (d[0, j] == mid[i]) & (np.abs(kappa[i] - kappa[j]) <= tk[m]) & (np.abs(dip[i] - dip[j]) <= td[m])
+    return i[ok], j[ok]
+
+
+def build_doublets(hits, layer):
+    """[2, n] int64 doublets (src inner, dst outer) passing the two doublet cuts, by (src, dst)."""
     h = np.asarray(hits, dtype=np.float32).astype(np.float64)
     layer = np.asarray(layer)
     r = np.sqrt(h[:, 0] ** 2 + h[:, 1] ** 2)

@@ -6,14 +6,14 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackBuilding {
-    /// Walk-through: each hit keeps its best outgoing and best incoming edge (nearest layer
-    /// first, then highest score) and an edge survives only if it is both; the survivors form
-    /// chains (at most one successor and one predecessor per hit), so a single wrong edge can no
-    /// longer merge two tracks.
+    /// Connected components with a walk-through that resolves branches: a component with at
+    /// most one hit per layer is a track; in one with two hits on a layer (tracks merged through
+    /// a wrong edge) the edges are taken greedily in rank order (nearest layer first, then
+    /// highest score) when neither end is linked in that direction yet, so every hit keeps at
+    /// most one successor and one predecessor and the chains are the tracks.
     #[default]
     Walk,
-    /// Plain connected components of the edges above threshold (what `model/evaluate.py` does
-    /// for the model card's track numbers).
+    /// Plain connected components of the edges above threshold (the model card reports both).
     Components,
 }
 
@@ -37,29 +37,57 @@ pub fn build_tracks(
             }
         }
         TrackBuilding::Walk => {
-            // Rank of an edge: nearer layer first, then score; ties by index for determinism.
-            let key = |e: usize| {
-                let (a, b, s) = edges[e];
-                let gap = i32::from(layer[b as usize]) - i32::from(layer[a as usize]);
-                (-gap, s)
-            };
-            let better = |e: usize, cur: u32| {
-                cur == u32::MAX || {
-                    let (ke, kc) = (key(e), key(cur as usize));
-                    ke.0 > kc.0 || (ke.0 == kc.0 && ke.1 > kc.1)
-                }
-            };
-            let (mut best_out, mut best_in) = (vec![u32::MAX; n], vec![u32::MAX; n]);
-            for (e, &(a, b, _)) in edges.iter().enumerate() {
-                if better(e, best_out[a as usize]) {
-                    best_out[a as usize] = e as u32;
-                }
-                if better(e, best_in[b as usize]) {
-                    best_in[b as usize] = e as u32;
+            // Connected components first: one with at most one hit per layer is a track as it
+            // stands (a barrel track crosses each layer once).
+            let mut comp: Vec<u32> = (0..n as u32).collect();
+            for &(a, b, _) in edges {
+                union(&mut comp, a, b);
+            }
+            let mut seen: Vec<(u32, u8)> = Vec::new();
+            let mut linked = vec![false; n];
+            for &(a, b, _) in edges {
+                linked[a as usize] = true;
+                linked[b as usize] = true;
+            }
+            for i in 0..n as u32 {
+                if linked[i as usize] {
+                    seen.push((find(&mut comp, i), layer[i as usize]));
                 }
             }
+            seen.sort_unstable();
+            let mut branched = vec![false; n];
+            for w in seen.windows(2) {
+                if w[0] == w[1] {
+                    branched[w[0].0 as usize] = true;
+                }
+            }
+            // Components with two hits on a layer (tracks merged through a wrong edge, or a
+            // branch) are walked: edges in rank order (nearer layer first, then higher score,
+            // then input order), each taken if its inner hit has no successor and its outer hit
+            // no predecessor yet, so each hit keeps one of each and the chains are the tracks.
+            let gap =
+                |e: &ScoredEdge| i32::from(layer[e.1 as usize]) - i32::from(layer[e.0 as usize]);
+            let mut walk: Vec<u32> = Vec::new();
             for (e, &(a, b, _)) in edges.iter().enumerate() {
-                if best_out[a as usize] == e as u32 && best_in[b as usize] == e as u32 {
+                if branched[find(&mut comp, a) as usize] {
+                    walk.push(e as u32);
+                } else {
+                    union(&mut parent, a, b);
+                }
+            }
+            walk.sort_by(|&i, &j| {
+                let (ei, ej) = (&edges[i as usize], &edges[j as usize]);
+                gap(ei)
+                    .cmp(&gap(ej))
+                    .then(ej.2.total_cmp(&ei.2))
+                    .then(i.cmp(&j))
+            });
+            let (mut has_out, mut has_in) = (vec![false; n], vec![false; n]);
+            for e in walk {
+                let (a, b, _) = edges[e as usize];
+                if !has_out[a as usize] && !has_in[b as usize] {
+                    has_out[a as usize] = true;
+                    has_in[b as usize] = true;
                     union(&mut parent, a, b);
                 }
             }
@@ -223,6 +251,38 @@ mod tests {
         assert_eq!(walk, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
         // Below min_hits nothing is reported.
         assert!(build_tracks(&layer, &edges[..1], TrackBuilding::Walk, 3).is_empty());
+    }
+
+    #[test]
+    fn walk_bridges_a_missed_layer_next_to_a_fake() {
+        // Track A: hits 0 (layer 0), 1 (1), 2 (3), 3 (4), missing layer 2. Track B: hits 4 (1),
+        // 5 (2), 6 (3). A fake 1 -> 5 is on the nearer layer than A's true skip 1 -> 2 but 5 is
+        // B's: A must still be one track.
+        let layer = [0u8, 1, 3, 4, 1, 2, 3];
+        let edges = [
+            (0, 1, 0.9),
+            (1, 2, 0.95),
+            (1, 5, 0.6),
+            (2, 3, 0.9),
+            (4, 5, 0.9),
+            (5, 6, 0.9),
+        ];
+        assert_eq!(
+            build_tracks(&layer, &edges, TrackBuilding::Walk, 3),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6]]
+        );
+    }
+
+    #[test]
+    fn a_component_with_one_hit_per_layer_is_not_walked() {
+        // One particle on layers 3-6 whose 4 -> 5 edge was lost: a pure walk would take 5 -> 6
+        // and 3 -> 4 first and then have no free end for the skips, cutting it in two.
+        let layer = [3u8, 4, 5, 6];
+        let edges = [(0, 1, 0.9), (1, 3, 0.95), (2, 3, 0.99), (0, 2, 0.6)];
+        assert_eq!(
+            build_tracks(&layer, &edges, TrackBuilding::Walk, 3),
+            vec![vec![0, 1, 2, 3]]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod common;
 use hepinfer::Host;
 use hepinfer_plugin_api::{EventKey, TensorBuf, TensorView};
 use track_gnn::graph::{build_edges, HitGeometry};
+use track_gnn::tracks::{build_tracks, TrackBuilding};
 
 #[test]
 fn node_features_are_bit_identical_to_python() {
@@ -48,6 +49,61 @@ fn edge_index_is_identical_to_python() {
         want.len()
     );
     assert_eq!(got, want, "edge index differs from preprocess.py");
+}
+
+#[test]
+fn dense_edge_index_is_identical_to_python() {
+    // A 2,000-particle event (twice the training pile-up): ~400k doublets compete in the triplet
+    // filter, so every tolerance and the good-doublet rule are exercised.
+    let g = common::golden();
+    let geo = HitGeometry::new(&g["dense_hits"].f32(), &g["dense_hit_layer"].i32()).unwrap();
+    let got = build_edges(&geo);
+    let want = g["dense_edge_index"].i64();
+    let ne = want.len() / 2;
+    assert!(ne > 20_000, "dense golden graph too small: {ne} edges");
+    let want: Vec<[u32; 2]> = (0..ne)
+        .map(|e| [want[e] as u32, want[ne + e] as u32])
+        .collect();
+    eprintln!(
+        "track-gnn dense event ({} hits): {} vs {} edges",
+        geo.len(),
+        got.len(),
+        want.len()
+    );
+    assert_eq!(got, want, "edge index differs from preprocess.py");
+}
+
+#[test]
+fn track_building_is_identical_to_python() {
+    // The default builder (components, walked where a component has two hits on a layer) on the
+    // dense event's Python edge scores, against `evaluate.walk_tracks`.
+    let g = common::golden();
+    let layer: Vec<u8> = g["dense_hit_layer"]
+        .i32()
+        .iter()
+        .map(|&l| l as u8)
+        .collect();
+    let idx = g["dense_edge_index"].i64();
+    let scores = g["dense_edge_scores"].f32();
+    let ne = scores.len();
+    let kept: Vec<(u32, u32, f32)> = (0..ne)
+        .filter(|&e| scores[e] > 0.5)
+        .map(|e| (idx[e] as u32, idx[ne + e] as u32, scores[e]))
+        .collect();
+    let tracks = build_tracks(&layer, &kept, TrackBuilding::Walk, 3);
+    let mut label = vec![-1i64; layer.len()];
+    for (t, hits) in tracks.iter().enumerate() {
+        for &h in hits {
+            label[h as usize] = t as i64;
+        }
+    }
+    let want = g["dense_hit_track"].i64();
+    eprintln!(
+        "track-gnn tracks vs Python on the dense event: {} vs {} tracks",
+        tracks.len(),
+        want.iter().max().map_or(0, |m| m + 1)
+    );
+    assert_eq!(label, want, "hit labels differ from evaluate.walk_tracks");
 }
 
 #[test]
