@@ -11,6 +11,20 @@ pub(crate) struct PgBackend {
     client: Client,
     // Prepared statements by SQL text: saves a round trip per query on the hot resolve path.
     stmts: HashMap<String, Statement>,
+    // Set when a call failed because the server ended the session: the driver may not have
+    // seen the socket close yet when the error (e.g. 57P01 after pg_terminate_backend) arrives.
+    lost: bool,
+}
+
+/// Whether `e` means the session is gone: the socket closed, a connection exception (SQLSTATE
+/// class 08) or an operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+/// cannot connect now).
+fn ends_session(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error().is_some_and(|db| {
+            let c = db.code().code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+        })
 }
 
 fn err(e: postgres::Error) -> CondError {
@@ -84,16 +98,26 @@ impl PgBackend {
         Ok(PgBackend {
             client,
             stmts: HashMap::new(),
+            lost: false,
         })
     }
 }
 
 impl PgBackend {
+    /// The driver's result as ours, noting a lost session for `is_connection_lost`.
+    fn checked<T>(&mut self, r: Result<T, postgres::Error>) -> Result<T, CondError> {
+        r.map_err(|e| {
+            self.lost |= ends_session(&e);
+            err(e)
+        })
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, CondError> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(&numbered(sql)).map_err(err)?;
+        let r = self.client.prepare(&numbered(sql));
+        let s = self.checked(r)?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
     }
@@ -107,13 +131,15 @@ impl Backend for PgBackend {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, CondError> {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
         let stmt = self.statement(sql)?;
-        self.client.execute(&stmt, &refs).map_err(err)
+        let r = self.client.execute(&stmt, &refs);
+        self.checked(r)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, CondError> {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &refs).map_err(err)?;
+        let r = self.client.query(&stmt, &refs);
+        let rows = self.checked(r)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut vals = Vec::with_capacity(row.len());
@@ -152,11 +178,12 @@ impl Backend for PgBackend {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), CondError> {
-        self.client.batch_execute(sql).map_err(err)
+        let r = self.client.batch_execute(sql);
+        self.checked(r)
     }
 
     fn is_connection_lost(&self) -> bool {
-        self.client.is_closed()
+        self.lost || self.client.is_closed()
     }
 }
 
