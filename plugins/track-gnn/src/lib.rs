@@ -373,9 +373,9 @@ pub fn score_edges(
     order.sort_by(|&a, &b| geo.phi[a as usize].total_cmp(&geo.phi[b as usize]));
     let mut buf: Vec<[u32; 2]> = Vec::new();
     let mut local = vec![u32::MAX; geo.len()];
-    for &a in &order {
+    for (k, &a) in order.iter().enumerate() {
         buf.extend_from_slice(&edges[first[a as usize]..first[a as usize + 1]]);
-        if buf.len() >= config.max_edges_per_call {
+        if buf.len() >= config.max_edges_per_call || k + 1 == order.len() {
             score_chunk(
                 call,
                 &features,
@@ -386,14 +386,6 @@ pub fn score_edges(
             )?;
         }
     }
-    score_chunk(
-        call,
-        &features,
-        &mut buf,
-        Some(&mut local),
-        config,
-        &mut out,
-    )?;
     call.log(
         LogLevel::Debug,
         &format!(

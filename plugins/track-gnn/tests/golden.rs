@@ -31,20 +31,23 @@ fn node_features_are_bit_identical_to_python() {
     );
 }
 
-#[test]
-fn edge_index_is_identical_to_python() {
+/// Builds the graph of golden hits `{prefix}hits` / `{prefix}hit_layer` and compares it with
+/// `{prefix}edge_index` from `preprocess.py`.
+fn assert_edges_match_python(prefix: &str, min_edges: usize) {
     let g = common::golden();
-    let geo = HitGeometry::new(&g["hits"].f32(), &g["hit_layer"].i32()).unwrap();
+    let key = |k: &str| format!("{prefix}{k}");
+    let geo = HitGeometry::new(&g[&key("hits")].f32(), &g[&key("hit_layer")].i32()).unwrap();
     let got = build_edges(&geo);
-    let want = g["edge_index"].i64();
+    let want = g[&key("edge_index")].i64();
     let ne = want.len() / 2;
-    assert_eq!(g["edge_index"].shape, vec![2, ne]);
-    assert!(ne > 100, "golden graph too small: {ne} edges");
+    assert_eq!(g[&key("edge_index")].shape, vec![2, ne]);
+    assert!(ne > min_edges, "golden graph too small: {ne} edges");
     let want: Vec<[u32; 2]> = (0..ne)
         .map(|e| [want[e] as u32, want[ne + e] as u32])
         .collect();
     eprintln!(
-        "track-gnn edges vs Python: {} vs {} edges",
+        "track-gnn edges vs Python, {} hits: {} vs {} edges",
+        geo.len(),
         got.len(),
         want.len()
     );
@@ -52,25 +55,15 @@ fn edge_index_is_identical_to_python() {
 }
 
 #[test]
+fn edge_index_is_identical_to_python() {
+    assert_edges_match_python("", 100);
+}
+
+#[test]
 fn dense_edge_index_is_identical_to_python() {
     // A 2,000-particle event (twice the training pile-up): ~400k doublets compete in the triplet
     // filter, so every tolerance and the good-doublet rule are exercised.
-    let g = common::golden();
-    let geo = HitGeometry::new(&g["dense_hits"].f32(), &g["dense_hit_layer"].i32()).unwrap();
-    let got = build_edges(&geo);
-    let want = g["dense_edge_index"].i64();
-    let ne = want.len() / 2;
-    assert!(ne > 20_000, "dense golden graph too small: {ne} edges");
-    let want: Vec<[u32; 2]> = (0..ne)
-        .map(|e| [want[e] as u32, want[ne + e] as u32])
-        .collect();
-    eprintln!(
-        "track-gnn dense event ({} hits): {} vs {} edges",
-        geo.len(),
-        got.len(),
-        want.len()
-    );
-    assert_eq!(got, want, "edge index differs from preprocess.py");
+    assert_edges_match_python("dense_", 20_000);
 }
 
 #[test]
