@@ -64,9 +64,7 @@ fn call(inst: &Instance, x: &Inputs) {
 }
 
 fn bench(c: &mut Criterion) {
-    let model = common::model_dir().join("model.onnx");
-    let (_dir, host) =
-        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "BTagRnnRcd", &model);
+    let (_dir, host) = common::host("BTagRnnRcd", "model.onnx");
     let inst = host.instance("btag-rnn", "{}").expect("instance");
 
     let mut g = c.benchmark_group("btag-rnn/latency");

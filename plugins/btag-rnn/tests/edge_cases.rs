@@ -19,14 +19,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("model.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "BTagRnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .unwrap();
+    let (dir, host) = common::host("BTagRnnRcd", "model.onnx");
     Setup { _dir: dir, host }
 }
 

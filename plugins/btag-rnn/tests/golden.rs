@@ -5,7 +5,6 @@
 mod common;
 
 use btag_rnn::{preprocess, track_features, MAX_TRACKS, N_FEATURES, TRACK_FIELDS};
-use hepinfer::Host;
 use hepinfer_plugin_api::{EventKey, TensorBuf, TensorView};
 use std::collections::HashMap;
 
@@ -85,14 +84,7 @@ fn model_inputs_match_python() {
 fn plugin_through_the_host_matches_python_onnxruntime() {
     let g = common::golden();
     let (jets, tracks, offsets) = raw_inputs(&g);
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("model.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "BTagRnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .unwrap();
+    let (_dir, host) = common::host("BTagRnnRcd", "model.onnx");
     let inst = host.instance("btag-rnn", "{}").unwrap();
     let n = jets.len() / 3;
     let (jshape, tshape) = ([n as i64, 3], [(tracks.len() / 7) as i64, 7]);
@@ -138,7 +130,7 @@ fn plugin_through_the_host_matches_python_onnxruntime() {
     };
     assert_eq!(nt.as_slice(), g["n_tracks"].i64().as_slice());
     // Provenance names the exact model bytes.
-    let bytes = std::fs::read(&model).unwrap();
+    let bytes = std::fs::read(common::model_dir().join("model.onnx")).unwrap();
     assert_eq!(out.provenance.len(), 1);
     assert_eq!(out.provenance[0].hash, hepinfer::models::sha256_hex(&bytes));
     assert_eq!(out.provenance[0].record, "BTagRnnRcd");

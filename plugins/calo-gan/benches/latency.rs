@@ -51,9 +51,7 @@ fn call(inst: &Instance, p: &Particles, event: u64) {
 }
 
 fn bench(c: &mut Criterion) {
-    let model = common::model_dir().join("calo_gan.onnx");
-    let (_dir, host) =
-        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "CaloGanRcd", &model);
+    let (_dir, host) = common::host("CaloGanRcd", "calo_gan.onnx");
     let inst = host.instance("calo-gan", "{}").expect("instance");
 
     let mut g = c.benchmark_group("calo-gan/latency");

@@ -7,15 +7,7 @@ use hepinfer::{Host, Instance};
 use hepinfer_plugin_api::{EventKey, TensorBuf, TensorData, TensorView};
 
 fn host() -> (tempfile::TempDir, Host) {
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("calo_gan.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "CaloGanRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
-    (dir, host)
+    common::host("CaloGanRcd", "calo_gan.onnx")
 }
 
 fn call(inst: &Instance, pdg: &[i32], e: &[f32]) -> hepinfer::Result<hepinfer::CallOutputs> {

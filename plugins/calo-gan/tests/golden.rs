@@ -9,15 +9,7 @@ use hepinfer::Host;
 use hepinfer_plugin_api::{EventKey, Tensor, TensorData, TensorView};
 
 fn host() -> (tempfile::TempDir, Host) {
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("calo_gan.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "CaloGanRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
-    (dir, host)
+    common::host("CaloGanRcd", "calo_gan.onnx")
 }
 
 /// PDG codes of the golden one-hot rows.

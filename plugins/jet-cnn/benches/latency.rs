@@ -50,9 +50,7 @@ fn call(inst: &Instance, x: &Inputs) {
 }
 
 fn bench(c: &mut Criterion) {
-    let model = common::model_dir().join("model.onnx");
-    let (_dir, host) =
-        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "JetCnnRcd", &model);
+    let (_dir, host) = common::host("JetCnnRcd", "model.onnx");
     let inst = host.instance("jet-cnn", "{}").expect("instance");
 
     let mut g = c.benchmark_group("jet-cnn/latency");

@@ -14,15 +14,7 @@ const KEY: EventKey = EventKey {
 };
 
 fn setup() -> (tempfile::TempDir, Host) {
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("model.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "JetCnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .unwrap();
-    (dir, host)
+    common::host("JetCnnRcd", "model.onnx")
 }
 
 /// Runs the plugin on constituents `[m, 3]` grouped by `offsets`; returns p_w.

@@ -4,7 +4,6 @@
 
 mod common;
 
-use hepinfer::Host;
 use hepinfer_plugin_api::{EventKey, TensorView};
 use jet_cnn::{preprocess, NPIX};
 use std::collections::HashMap;
@@ -43,14 +42,7 @@ fn images_match_python() {
 fn plugin_through_the_host_matches_python_onnxruntime() {
     let g = common::golden();
     let (c, offsets) = raw_inputs(&g);
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("model.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "JetCnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .unwrap();
+    let (_dir, host) = common::host("JetCnnRcd", "model.onnx");
     let inst = host.instance("jet-cnn", "{}").unwrap();
     let shape = [(c.len() / 3) as i64, 3];
     let mut v = TensorView::f32("constituents", &shape, &c);
@@ -70,7 +62,7 @@ fn plugin_through_the_host_matches_python_onnxruntime() {
     let d = common::max_abs_diff(p.as_f32().unwrap(), &g["p_w"].f32());
     eprintln!("jet-cnn p_w vs Python onnxruntime: max |diff| = {d:e}");
     assert!(d <= 1e-5, "p_w vs Python onnxruntime: max |diff| = {d}");
-    let bytes = std::fs::read(&model).unwrap();
+    let bytes = std::fs::read(common::model_dir().join("model.onnx")).unwrap();
     assert_eq!(out.provenance.len(), 1);
     assert_eq!(out.provenance[0].hash, hepinfer::models::sha256_hex(&bytes));
     assert_eq!(out.provenance[0].record, "JetCnnRcd");

@@ -122,9 +122,7 @@ fn scaling(inst: &Instance) {
 fn bench(c: &mut Criterion) {
     // `-- scaling`: the table alone (no criterion group has that name).
     let scaling_only = std::env::args().any(|a| a == "scaling");
-    let model = common::model_dir().join("track_gnn.onnx");
-    let (_dir, host) =
-        hepinfer_plugin_testing::file_host(env!("CARGO_PKG_NAME"), "TrackGnnRcd", &model);
+    let (_dir, host) = common::host("TrackGnnRcd", "track_gnn.onnx");
     let inst = host.instance("track-gnn", "{}").expect("instance");
     if scaling_only {
         scaling(&inst);

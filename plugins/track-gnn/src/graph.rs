@@ -135,12 +135,6 @@ impl HitGeometry {
             index: i as u32,
         }
     }
-
-    /// The exact edge test of `preprocess.py` for inner hit `a` and outer hit `b` (layers not
-    /// checked here): `dr > 0`, `|dφ| / dr ≤ PHI_SLOPE_MAX`, `|z0| ≤ Z0_MAX`.
-    pub fn passes_cuts(&self, a: usize, b: usize) -> bool {
-        passes_cuts(&self.point(a), &self.point(b))
-    }
 }
 
 /// One hit's coordinates side by side, so that a search touches one cache line per candidate.
@@ -154,7 +148,8 @@ struct Point {
     index: u32,
 }
 
-/// The doublet cuts of [`HitGeometry::passes_cuts`] on inner point `a` and outer point `b`.
+/// The exact doublet test of `preprocess.py` for inner point `a` and outer point `b` (layers not
+/// checked here): `dr > 0`, `|dφ| / dr ≤ PHI_SLOPE_MAX`, `|z0| ≤ Z0_MAX`.
 // Negated comparisons on purpose: like numpy's `ok &= cond`, a NaN fails every cut.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline]

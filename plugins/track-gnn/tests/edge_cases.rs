@@ -8,15 +8,7 @@ use hepinfer_plugin_api::{EventKey, TensorBuf, TensorData, TensorView};
 use toydet::tracker::{event_rng, generate_event, TrackerConfig};
 
 fn host() -> (tempfile::TempDir, Host) {
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("track_gnn.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "TrackGnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
-    (dir, host)
+    common::host("TrackGnnRcd", "track_gnn.onnx")
 }
 
 /// Hits (flat x, y, z) and layers of a toy event with `particles` particles.

@@ -4,7 +4,6 @@
 
 mod common;
 
-use hepinfer::Host;
 use hepinfer_plugin_api::{EventKey, TensorBuf, TensorView};
 use track_gnn::graph::{build_edges, HitGeometry};
 use track_gnn::tracks::{build_tracks, TrackBuilding};
@@ -102,14 +101,7 @@ fn track_building_is_identical_to_python() {
 #[test]
 fn plugin_scores_match_onnx_in_python() {
     let g = common::golden();
-    let dir = common::plugin_dir();
-    let model = common::model_dir().join("track_gnn.onnx");
-    let host = Host::new(
-        &common::host_config(dir.path(), "TrackGnnRcd", &model),
-        None,
-        std::ptr::null_mut(),
-    )
-    .expect("host");
+    let (_dir, host) = common::host("TrackGnnRcd", "track_gnn.onnx");
     let inst = host
         .instance("track-gnn", r#"{"output_edges": true}"#)
         .expect("instance");
