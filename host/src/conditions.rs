@@ -29,6 +29,18 @@ impl CondSource {
         };
         // The error's Display redacts any password in the URL.
         let db = ConditionsDb::open(url, &opts).map_err(|e| Error::Conditions(e.to_string()))?;
+        // A global tag or override tag that does not exist is a job configuration error: say so
+        // at host creation, not on every event.
+        db.global_tag(gt)
+            .map_err(|e| Error::Conditions(format!("global_tag '{gt}': {e}")))?;
+        for o in &config.overrides {
+            db.tag(&o.tag).map_err(|e| {
+                Error::Conditions(format!(
+                    "override of record '{}' label '{}': {e}",
+                    o.record, o.label
+                ))
+            })?;
+        }
         Ok(CondSource {
             db,
             global_tag: gt.clone(),
@@ -68,6 +80,32 @@ impl ModelSource for CondSource {
                 self.global_tag
             ),
         })
+    }
+
+    fn check(&self, record: &str, label: &str) -> Result<()> {
+        if self
+            .overrides
+            .iter()
+            .any(|o| o.record == record && o.label == label)
+        {
+            return Ok(());
+        }
+        let map = self
+            .db
+            .global_tag_map(&self.global_tag)
+            .map_err(|e| Error::Conditions(e.to_string()))?;
+        if map.iter().any(|m| m.record == record && m.label == label) {
+            return Ok(());
+        }
+        let mapped: Vec<String> = map
+            .iter()
+            .map(|m| format!("{}/{}", m.record, m.label))
+            .collect();
+        Err(Error::Conditions(format!(
+            "global tag '{}' maps no tag for record '{record}' label '{label}' (it maps: {}); map one with `hepinfer conddb gt map` or add an 'overrides' entry",
+            self.global_tag,
+            if mapped.is_empty() { "nothing".to_string() } else { mapped.join(", ") }
+        )))
     }
 
     fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)> {

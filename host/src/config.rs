@@ -104,22 +104,52 @@ fn default_cache_budget() -> u64 {
     1 << 30
 }
 
+/// The allowed range of every numeric host configuration key: `(key, min, max, unit)`.
+/// Values outside it are refused at host creation with `HEPINFER_INVALID_CONFIG`: a pool of
+/// 10⁸ sessions once aborted a job on its first call instead of failing at start-up.
+pub const NUMERIC_LIMITS: &[(&str, u64, u64, &str)] = &[
+    // More threads per call than any node has cores only oversubscribes the machine.
+    ("intra_op_threads", 1, 256, "threads"),
+    // Each session holds its own copy of the activations: a pool of 1000 cost 2.2 s and 370 MB.
+    ("session_pool_size", 1, 64, "sessions"),
+    // 0 keeps only models in use; 1 TiB is far beyond any node's memory.
+    ("model_cache_bytes", 0, 1 << 40, "bytes"),
+    ("db_retries", 0, 10, "retries"),
+    // Backoff doubles per retry and is capped at 60 s per wait anyway.
+    ("db_backoff_ms", 0, 60_000, "ms"),
+];
+
+/// Checks the numeric keys of a host configuration object against [`NUMERIC_LIMITS`], before
+/// serde sees them (its messages would not name the key).
+fn check_numeric(obj: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    for &(key, min, max, unit) in NUMERIC_LIMITS {
+        let Some(v) = obj.get(key) else { continue };
+        let in_range = v.as_u64().filter(|n| (min..=max).contains(n));
+        if in_range.is_none() {
+            return Err(Error::InvalidConfig(format!(
+                "host config: {key} = {v} is out of range: expected an integer from {min} to {max} ({unit})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl HostConfig {
-    /// Parses and checks a host configuration.
+    /// Parses and checks a host configuration: a JSON object (an empty string means `{}`).
     pub fn from_json(text: &str) -> Result<Self> {
         let text = if text.trim().is_empty() { "{}" } else { text };
-        let cfg: HostConfig = serde_json::from_str(text)
+        let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::InvalidConfig(format!("host config: {e}")))?;
-        if cfg.intra_op_threads == 0 {
-            return Err(Error::InvalidConfig(
-                "host config: intra_op_threads must be ≥ 1".into(),
-            ));
-        }
-        if cfg.session_pool_size == 0 {
-            return Err(Error::InvalidConfig(
-                "host config: session_pool_size must be ≥ 1".into(),
-            ));
-        }
+        // serde would also accept a struct as a JSON array of its fields in order: refuse it.
+        let Some(obj) = value.as_object() else {
+            return Err(Error::InvalidConfig(format!(
+                "host config: expected a JSON object {{\"key\": value, ...}}, got {}",
+                json_kind(&value)
+            )));
+        };
+        check_numeric(obj)?;
+        let cfg: HostConfig = serde_json::from_value(value)
+            .map_err(|e| Error::InvalidConfig(format!("host config: {e}")))?;
         crate::logging::parse_level(&cfg.log_level)?;
         if cfg.conddb.is_some() != cfg.global_tag.is_some() {
             return Err(Error::InvalidConfig(
@@ -127,6 +157,18 @@ impl HostConfig {
             ));
         }
         Ok(cfg)
+    }
+}
+
+/// The JSON type of `v`, for messages.
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -147,8 +189,11 @@ impl InstanceConfig {
         let text = if text.trim().is_empty() { "{}" } else { text };
         let mut value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::InvalidConfig(format!("instance config: {e}")))?;
+        let kind = json_kind(&value);
         let obj = value.as_object_mut().ok_or_else(|| {
-            Error::InvalidConfig("instance config: expected a JSON object".into())
+            Error::InvalidConfig(format!(
+                "instance config: expected a JSON object, got {kind}"
+            ))
         })?;
         let model_labels = match obj.remove("model_labels") {
             None => BTreeMap::new(),
@@ -190,5 +235,50 @@ mod tests {
         assert_eq!(c.model_labels["m"], "v2");
         assert_eq!(c.plugin_json, r#"{"f_c":0.1}"#);
         assert!(InstanceConfig::from_json("[1]").is_err());
+    }
+
+    #[test]
+    fn numeric_keys_are_bounded_and_named_in_the_error() {
+        let e = HostConfig::from_json(r#"{"session_pool_size": 100000000}"#).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("session_pool_size") && m.contains("100000000") && m.contains("1 to 64"),
+            "{m}"
+        );
+        assert!(matches!(e, Error::InvalidConfig(_)));
+        for bad in [
+            r#"{"intra_op_threads": 0}"#,
+            r#"{"intra_op_threads": 100000}"#,
+            r#"{"intra_op_threads": -1}"#,
+            r#"{"intra_op_threads": 1.5}"#,
+            r#"{"intra_op_threads": "2"}"#,
+            r#"{"session_pool_size": 0}"#,
+            r#"{"model_cache_bytes": 1e300}"#,
+            r#"{"model_cache_bytes": 18446744073709551615}"#,
+            r#"{"db_retries": 4294967296}"#,
+            r#"{"db_retries": 11}"#,
+            r#"{"db_backoff_ms": 3600000}"#,
+        ] {
+            let e = HostConfig::from_json(bad).unwrap_err().to_string();
+            let key = bad.split('"').nth(1).unwrap();
+            assert!(e.contains(key) && e.contains("out of range"), "{bad}: {e}");
+        }
+        for good in [
+            r#"{"intra_op_threads": 256, "session_pool_size": 64, "db_retries": 0}"#,
+            r#"{"model_cache_bytes": 0, "db_backoff_ms": 60000}"#,
+        ] {
+            HostConfig::from_json(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_host_config_must_be_an_object() {
+        for bad in ["[]", "[[], null, 1]", "42", r#""{}""#, "null", "true"] {
+            let e = HostConfig::from_json(bad).unwrap_err();
+            assert!(
+                e.to_string().contains("expected a JSON object"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

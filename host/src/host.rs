@@ -45,6 +45,25 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// `config` with its `payload_cache` dropped, and a warning logged, when the directory cannot be
+/// created: the cache only saves time, so a job must not fail for want of it.
+fn usable_cache(config: &HostConfig, logger: &Logger) -> HostConfig {
+    let mut config = config.clone();
+    if let Some(dir) = &config.payload_cache {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            logger.log(
+                LogLevel::Warn,
+                &format!(
+                    "payload_cache '{}' cannot be created ({e}): running without a payload cache",
+                    dir.display()
+                ),
+            );
+            config.payload_cache = None;
+        }
+    }
+    config
+}
+
 impl Host {
     /// Creates a host from its JSON configuration, with an optional log callback.
     pub fn new(
@@ -76,7 +95,7 @@ impl Host {
                         "give models either as files ('models') or through a conditions database ('conddb'), not both".into(),
                     ));
                 }
-                let source = crate::conditions::CondSource::open(&config)?;
+                let source = crate::conditions::CondSource::open(&usable_cache(&config, &logger))?;
                 logger.log(
                     LogLevel::Info,
                     &format!("conditions: global tag '{gt}' from {}", redact(url)),
@@ -108,6 +127,19 @@ impl Host {
         let cfg = InstanceConfig::from_json(config_json)?;
         let services = HostServices_TO::from_value(Services(self.logger.clone()), TD_Opaque);
         let services: HostServices_TO<'static, RBox<()>> = services;
+        // Every model the instance will need must be servable: fail here, once, not per event.
+        for m in p.info.models.iter() {
+            let label = cfg
+                .model_labels
+                .get(m.name.as_str())
+                .map_or(m.label.as_str(), String::as_str);
+            self.source.check(&m.record, label).map_err(|e| match e {
+                Error::Conditions(msg) => {
+                    Error::Conditions(format!("instance of '{plugin}', model '{}': {msg}", m.name))
+                }
+                other => other,
+            })?;
+        }
         let inner = (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
             .into_result()
             .map_err(|e| Error::from_plugin(plugin, e))?;

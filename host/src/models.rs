@@ -56,6 +56,11 @@ pub trait ModelSource: Send + Sync {
     fn resolve(&self, record: &str, label: &str, event: EventKey) -> Result<Resolution>;
     /// The bytes of payload `hash` (object type, data), verified against the hash.
     fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)>;
+    /// Checks, when an instance is created, that (record, label) can be served at all (e.g. the
+    /// global tag maps it), so a misconfigured job fails at start-up instead of on every event.
+    fn check(&self, _record: &str, _label: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// SHA-256 of `data` as lower-case hex.

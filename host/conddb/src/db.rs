@@ -194,7 +194,12 @@ fn connect_with_retry(
     opts: &ConnectOptions,
     create: bool,
 ) -> Result<Box<dyn Backend>, CondError> {
-    let attempts = opts.retries.saturating_add(1);
+    // A local SQLite file that cannot be opened (missing, not a database, no permission) will
+    // not appear by waiting: fail at once. A locked file is waited for by SQLite's busy timeout.
+    let attempts = match url {
+        DbUrl::Sqlite(_) => 1,
+        _ => opts.retries.saturating_add(1),
+    };
     let mut delay = opts.backoff;
     let mut last = String::new();
     for attempt in 1..=attempts {

@@ -31,8 +31,25 @@ fn err(e: postgres::Error) -> CondError {
     // The driver's messages carry no password; the DB error's detail is the useful part.
     match e.as_db_error() {
         Some(db) => CondError::Backend(format!("{} ({})", db.message(), db.code().code())),
-        None => CondError::Backend(e.to_string()),
+        None => CondError::Backend(with_causes(&e)),
     }
+}
+
+/// The error and its chain of causes: the driver's own message for a failed connection is only
+/// "error connecting to server"; the cause (connection refused, timeout, name resolution) is
+/// what an operator needs.
+fn with_causes(e: &postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Rewrites `?` placeholders as PostgreSQL's `$1, $2, ...`. The library's SQL never has a `?`
@@ -92,8 +109,8 @@ impl PgBackend {
     pub fn connect(url: &str) -> Result<Self, String> {
         let cfg = config_from(url)?;
         let client = cfg.connect(NoTls).map_err(|e| match e.as_db_error() {
-            Some(db) => db.message().to_string(),
-            None => e.to_string(),
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => with_causes(&e),
         })?;
         Ok(PgBackend {
             client,

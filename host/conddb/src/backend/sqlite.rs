@@ -9,6 +9,9 @@ use std::time::Duration;
 
 pub(crate) struct SqliteBackend {
     conn: Connection,
+    // Set when a statement failed in a way that means the file changed under this connection
+    // (truncated or rewritten in place): the next read reopens the file instead of failing forever.
+    stale: bool,
 }
 
 impl rusqlite::ToSql for Value {
@@ -24,6 +27,22 @@ impl rusqlite::ToSql for Value {
 
 fn err(e: rusqlite::Error) -> CondError {
     CondError::Backend(e.to_string())
+}
+
+/// Whether `e` says the file is no longer the database this connection opened: tables gone
+/// (file truncated), not a database, or a corrupt image (rewritten while open). A fresh
+/// connection reads the file again; SQL errors of the library's own queries never look like this.
+fn file_changed(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase, SchemaChanged};
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) => {
+            matches!(f.code, DatabaseCorrupt | NotADatabase | SchemaChanged)
+                || msg
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("no such table"))
+        }
+        _ => false,
+    }
 }
 
 impl SqliteBackend {
@@ -46,7 +65,17 @@ impl SqliteBackend {
         // A file that is not a database is only detected on first read.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(|e| e.to_string())?;
-        Ok(SqliteBackend { conn })
+        Ok(SqliteBackend { conn, stale: false })
+    }
+}
+
+impl SqliteBackend {
+    /// The driver's result as ours, noting a changed file for `is_connection_lost`.
+    fn checked<T>(&mut self, r: rusqlite::Result<T>) -> Result<T, CondError> {
+        r.map_err(|e| {
+            self.stale |= file_changed(&e);
+            err(e)
+        })
     }
 }
 
@@ -56,24 +85,38 @@ impl Backend for SqliteBackend {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, CondError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
-        let n = stmt
-            .execute(rusqlite::params_from_iter(params.iter()))
-            .map_err(err)?;
-        Ok(n as u64)
+        let r = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params.iter())));
+        Ok(self.checked(r)? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, CondError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let r = self.query_rows(sql, params);
+        self.checked(r)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), CondError> {
+        let r = self.conn.execute_batch(sql);
+        self.checked(r)
+    }
+
+    fn is_connection_lost(&self) -> bool {
+        self.stale
+    }
+}
+
+impl SqliteBackend {
+    fn query_rows(&mut self, sql: &str, params: &[Value]) -> rusqlite::Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let ncol = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(err)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
+        while let Some(row) = rows.next()? {
             let mut vals = Vec::with_capacity(ncol);
             for i in 0..ncol {
-                vals.push(match row.get_ref(i).map_err(err)? {
+                vals.push(match row.get_ref(i)? {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Int(v as i64),
@@ -84,13 +127,5 @@ impl Backend for SqliteBackend {
             out.push(Row(vals));
         }
         Ok(out)
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<(), CondError> {
-        self.conn.execute_batch(sql).map_err(err)
-    }
-
-    fn is_connection_lost(&self) -> bool {
-        false
     }
 }
