@@ -22,6 +22,7 @@ pub mod loader;
 pub mod logging;
 pub mod models;
 pub mod paths;
+pub mod payloads;
 pub mod runtime;
 pub mod stats;
 pub mod validate;

@@ -13,19 +13,21 @@ use std::time::Duration;
     about = "ML inference host for HEP event-processing frameworks"
 )]
 struct Cli {
+    // Host options come before the subcommand (`hepinfer --plugin-dir D plugins list`). They
+    // are not `global`: `hepinfer conddb --help` must not list options that mean nothing there.
     /// Host configuration file (JSON). Without it, one is made from --plugin-dir and the
     /// models shipped in the source tree.
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// Plugin directory (repeatable). Default: `hepinfer-plugins/` beside this executable.
-    #[arg(long = "plugin-dir", global = true)]
+    #[arg(long = "plugin-dir")]
     plugin_dirs: Vec<PathBuf>,
     /// Conditions database URL to take models from (with --global-tag) instead of the model
     /// files of the source tree.
-    #[arg(long, global = true, requires = "global_tag")]
+    #[arg(long, requires = "global_tag")]
     conddb: Option<String>,
     /// Global tag to resolve models in (with --conddb).
-    #[arg(long, global = true, requires = "conddb")]
+    #[arg(long, requires = "conddb")]
     global_tag: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -224,7 +226,20 @@ fn main() -> ExitCode {
         }
     };
     if let Command::Conddb(args) = cli.command {
-        return hepinfer_conddb::cli::run(args);
+        if cli.config.is_some()
+            || !cli.plugin_dirs.is_empty()
+            || cli.conddb.is_some()
+            || cli.global_tag.is_some()
+        {
+            eprintln!(
+                "hepinfer: --config, --plugin-dir, --conddb and --global-tag are host options; \
+                 `hepinfer conddb` takes its database from --db"
+            );
+            return ExitCode::from(hepinfer_conddb::cli::EXIT_USAGE);
+        }
+        // Uploads are checked by loading them in their backend (ONNX Runtime from the default
+        // search; libtorch in a `torch` build).
+        return hepinfer_conddb::cli::run_with(args, &hepinfer::payloads::validators(None));
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@
 //! With `--json`, results are printed as one JSON document on stdout, and errors as
 //! `{"error": {"kind": ..., "message": ...}, "exit_code": N}` on stdout (plus a line on stderr).
 
+use crate::validate::{Checked, Validators};
 use crate::{
     CondError, ConditionsDb, ConnectOptions, CopyScope, IovKey, Micros, Synchronization, TimeType,
     SNAPSHOT_LATEST,
@@ -91,6 +92,10 @@ pub enum ConddbCommand {
         /// Description of a tag created with --create.
         #[arg(long, default_value = "")]
         description: String,
+        /// Store the file without checking that it loads as its object type (experts only:
+        /// a payload that cannot load fails every job that resolves it).
+        #[arg(long)]
+        no_validate: bool,
     },
     /// Create or lock tags.
     Tag {
@@ -266,10 +271,17 @@ pub fn clap_error_exit_code(e: &clap::Error) -> ExitCode {
     }
 }
 
-/// Runs one `hepinfer conddb` command and returns its exit code.
+/// Runs one `hepinfer conddb` command with the built-in payload checks (JSON only: this crate
+/// has no inference runtime) and returns its exit code.
 pub fn run(args: ConddbArgs) -> ExitCode {
+    run_with(args, &Validators::builtin())
+}
+
+/// Runs one `hepinfer conddb` command, checking uploads with `validators`, and returns its exit
+/// code.
+pub fn run_with(args: ConddbArgs, validators: &Validators) -> ExitCode {
     let json = args.json;
-    match execute(args) {
+    match execute(args, validators) {
         Ok(out) => {
             if json {
                 println!("{}", out.json);
@@ -419,7 +431,7 @@ fn object_type_for(file: &std::path::Path, explicit: Option<String>) -> Result<S
     }
 }
 
-fn execute(args: ConddbArgs) -> Result<Output, CondError> {
+fn execute(args: ConddbArgs, validators: &Validators) -> Result<Output, CondError> {
     let opts = ConnectOptions {
         retries: args.retries,
         backoff: Duration::from_millis(args.backoff_ms),
@@ -447,10 +459,32 @@ fn execute(args: ConddbArgs) -> Result<Output, CondError> {
             time_type,
             sync,
             description,
+            no_validate,
         } => {
             let since: IovKey = since.parse()?;
             let object_type = object_type_for(&file, object_type)?;
             let data = std::fs::read(&file).map_err(|e| CondError::io(&file, e))?;
+            let checked = if no_validate {
+                "not validated (--no-validate)".to_string()
+            } else {
+                match validators.check(&object_type, &data) {
+                    Ok(Checked::Valid(summary)) => summary,
+                    Ok(Checked::Unchecked) => {
+                        eprintln!(
+                            "hepinfer conddb: warning: {} not validated: this program has no check for object type `{object_type}` (checks: {})",
+                            file.display(),
+                            validators.types().join(", ")
+                        );
+                        "not validated (no check for this object type)".to_string()
+                    }
+                    Err(why) => {
+                        return Err(CondError::Invalid(format!(
+                            "{} refused as a `{object_type}` payload: {why} (nothing stored; --no-validate stores it unchecked)",
+                            file.display()
+                        )))
+                    }
+                }
+            };
             let db = open()?;
             if create {
                 let tt: TimeType = time_type.parse()?;
@@ -465,9 +499,9 @@ fn execute(args: ConddbArgs) -> Result<Output, CondError> {
             db.append_iov(&tag, since, &hash, None)?;
             let since_text = t.time_type.format_key(since.value(t.time_type));
             out(
-                format!("uploaded {} ({} bytes, {object_type}) as {hash}\nappended to tag {tag} since {since_text}\n", file.display(), data.len()),
+                format!("uploaded {} ({} bytes, {object_type}: {checked}) as {hash}\nappended to tag {tag} since {since_text}\n", file.display(), data.len()),
                 json!({"hash": hash, "object_type": object_type, "size": data.len(), "tag": tag,
-                       "since": since.value(t.time_type), "since_text": since_text}),
+                       "since": since.value(t.time_type), "since_text": since_text, "validation": checked}),
             )
         }
         ConddbCommand::Tag { cmd } => {

@@ -26,6 +26,7 @@ mod db;
 mod schema;
 pub mod testserver;
 mod url;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
