@@ -126,8 +126,9 @@ pub struct PluginRegistry {
 }
 
 impl PluginRegistry {
-    /// Loads every `*.so` in `dirs`. Any file that is not a loadable plugin, and two plugins with
-    /// one name, are errors: a release whose plugin directory is broken should not half-run.
+    /// Loads every `*.so` in `dirs`. Any file that is not a loadable plugin (a stray library
+    /// too), and two plugins with one name, are errors that say so: a release whose plugin
+    /// directory is broken should not half-run.
     pub fn scan(dirs: &[PathBuf]) -> Result<Self> {
         let mut plugins: BTreeMap<String, Arc<LoadedPlugin>> = BTreeMap::new();
         for dir in dirs {
@@ -143,7 +144,16 @@ impl PluginRegistry {
                 .collect();
             files.sort();
             for f in files {
-                let p = load_plugin(&f)?;
+                let p = load_plugin(&f).map_err(|e| match e {
+                    Error::PluginLoad(msg) => Error::PluginLoad(format!(
+                        "{msg}. Every *.so file in a plugin directory must be a loadable hepinfer \
+                         plugin (the scan is strict so that a broken release does not half-run): \
+                         move '{}' out of '{}' or fix it",
+                        f.display(),
+                        dir.display()
+                    )),
+                    other => other,
+                })?;
                 let name = p.info.name.to_string();
                 if let Some(other) = plugins.get(&name) {
                     if other.path != p.path {

@@ -235,3 +235,24 @@ fn a_global_tag_without_the_record_an_instance_needs_fails_instance_creation() {
     .unwrap();
     host.instance("seq-classifier", "").unwrap();
 }
+
+#[test]
+fn a_stray_library_in_a_plugin_directory_is_named_with_the_rule() {
+    let dir = common::plugin_dir(&["seq_classifier"]);
+    // A real shared library that is not a plugin (the C library, found through /proc).
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let libc = maps
+        .split_whitespace()
+        .find(|w| w.contains("/libc.so") || w.contains("/libc-"))
+        .expect("libc mapped");
+    std::fs::copy(libc, dir.path().join("libstray.so")).unwrap();
+    let e = host_err(&common::host_config(dir.path(), ""));
+    assert_eq!(e.status(), hepinfer_status::HEPINFER_PLUGIN_LOAD);
+    let m = e.to_string();
+    assert!(
+        m.contains("libstray.so")
+            && m.contains("must be a loadable hepinfer plugin")
+            && m.contains("move"),
+        "{m}"
+    );
+}

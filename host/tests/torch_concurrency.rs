@@ -1,8 +1,8 @@
 //! One TorchScript module shared by many threads: `forward` is called concurrently, without a
 //! lock, and must give bit-identical results to a single thread (8 threads × 10,000 calls, with
 //! batch sizes changing from call to call so libtorch's per-shape execution plans are built
-//! while other threads run). Also checks that libtorch's per-thread settings are applied on
-//! every calling thread.
+//! while other threads run). libtorch's per-thread settings are checked in `torch_threads.rs`,
+//! a process of its own: its models use another thread count.
 #![cfg(feature = "torch")]
 
 mod torch_common;
@@ -75,28 +75,4 @@ fn eight_threads_times_10000_calls_match_one_thread_bit_for_bit() {
         "{mismatches} of {} concurrent calls differ from the serial reference",
         THREADS * CALLS
     );
-}
-
-#[test]
-fn intra_op_threads_are_applied_on_every_calling_thread() {
-    // A module loaded with intra_op_threads = 2 (here, on the test's thread) and called from
-    // fresh threads: each calling thread must run with libtorch's thread count set to 2, not the
-    // OpenMP default of one per core.
-    let pair = btag();
-    let (onnx, _) = load_pair(&pair, 1);
-    let sig = signature_of(onnx.as_ref());
-    let bytes = signed_pt(&pair.pt, &sig);
-    let torch = hepinfer::runtime::load("torchscript", &bytes, &opts(2)).expect("load");
-    let mut rng = Rng(1);
-    let inputs = Arc::new(make_inputs(onnx.inputs(), 4, &mut rng));
-    for _ in 0..3 {
-        let (torch, inputs) = (torch.clone(), inputs.clone());
-        let n = std::thread::spawn(move || {
-            torch.run(&views(&inputs)).expect("call");
-            tch::get_num_threads()
-        })
-        .join()
-        .expect("thread");
-        assert_eq!(n, 2, "libtorch intra-op threads on a calling thread");
-    }
 }

@@ -20,6 +20,10 @@
 //!   calling thread's OpenMP thread count. Each thread applies the host's `intra_op_threads`
 //!   (default 1) before its first call, so libtorch never starts a thread team per framework
 //!   thread and never oversubscribes the cores the framework owns.
+//!   The count is also process-wide in effect (`at::set_num_threads` stores a global count and
+//!   clears oneDNN's global cache): the first TorchScript load fixes it for the process and a
+//!   load asking for another is refused, because mixing counts changed the bits of concurrent
+//!   calls (`tests/torch_threads.rs`).
 //!
 //! # Signature
 //! Unlike ONNX, a TorchScript file does not record its inputs' dtypes and shapes, nor output
@@ -276,6 +280,28 @@ thread_local! {
     static APPLIED_THREADS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// libtorch's intra-op thread count for this process, fixed by the first TorchScript model
+/// loaded. `at::set_num_threads` is not only per thread: it also stores a process-wide count and
+/// clears oneDNN's global primitive cache, so a model run with 2 threads on one thread changed
+/// the bits of concurrent 1-thread calls on others (measured: 24,997 of 80,000 calls differed,
+/// in 3 of 4 runs, whenever a 2-thread load overlapped them). One count per process keeps every
+/// call deterministic.
+static PROCESS_THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Fixes the process's libtorch thread count at `n`, or refuses `n` if another count was fixed.
+fn claim_threads(n: usize) -> Result<()> {
+    let fixed = *PROCESS_THREADS.get_or_init(|| n);
+    if fixed != n {
+        return Err(Error::Model(format!(
+            "TorchScript models in this process already run with intra_op_threads = {fixed}; \
+             libtorch's thread count is process-wide and changing it changes the results of \
+             concurrent calls, so a model with intra_op_threads = {n} cannot be served here \
+             (use one intra_op_threads for every host of a process)"
+        )));
+    }
+    Ok(())
+}
+
 /// Sets libtorch's intra-op thread count for the calling thread, once per thread (see the
 /// module docs: with OpenMP the setting belongs to the calling thread).
 fn apply_threads(n: usize) {
@@ -387,6 +413,7 @@ impl TorchModel {
                  be checked against the plugin's; {SIGNATURE_RECIPE}"
             ))
         })?;
+        claim_threads(opts.intra_op_threads.max(1))?;
         apply_threads(opts.intra_op_threads.max(1));
         let mut module = CModule::load_data_on_device(&mut Cursor::new(bytes), Device::Cpu)
             .map_err(|e| {

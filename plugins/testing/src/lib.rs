@@ -9,7 +9,7 @@ pub mod npz;
 pub mod setup;
 
 pub use metrics::{auc, max_abs_diff};
-pub use npz::{read_npz, Array};
+pub use npz::{parse_npz, read_npz, Array, NpzError};
 pub use setup::{file_host, host_config, plugin_dir, profile_dir, run_on_threads};
 
 #[doc(hidden)]
