@@ -40,6 +40,9 @@ cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # cargo's own summary lines are read by CI; make sure at least one test ran.
 grep -q "test result: ok" target/test-output.txt
 
+step "fuzz smoke: every cargo-fuzz target for 30 s (nightly + ASan when installed, else stable)"
+bash scripts/fuzz-smoke.sh
+
 step "CMake: C++ API, installed package, framework-style examples, sanitizers"
 bash scripts/cmake-test.sh
 
