@@ -183,15 +183,15 @@ impl Workload for CaloGan {
         // Response and resolution against energy, GAN and toy, one column per type.
         let mut response_panels = Vec::new();
         let mut resolution_panels = Vec::new();
-        for k in 0..3 {
+        for (k, name) in NAMES.iter().enumerate() {
             let mut rp = Panel::new(
-                &format!("{} response", NAMES[k]),
+                &format!("{} response", name),
                 "incident energy [GeV]",
                 "mean of sum of cells / E",
             )
             .legend_lower();
             let mut sp = Panel::new(
-                &format!("{} resolution", NAMES[k]),
+                &format!("{} resolution", name),
                 "incident energy [GeV]",
                 "std / mean of sum of cells / E",
             );
@@ -233,7 +233,7 @@ impl Workload for CaloGan {
         response_panels.extend(resolution_panels);
         let mut figures = vec![Figure::grid("calo-gan", "response", response_panels, 3)];
         // Shower shapes, GAN against toy, all energies, one figure per type.
-        for k in 0..3 {
+        for (k, file) in FILE_NAMES.iter().enumerate() {
             let panels = (0..N_FEATURES)
                 .map(|j| {
                     let col = |v: &[Sample]| -> Vec<f64> {
@@ -251,7 +251,7 @@ impl Workload for CaloGan {
                 .collect();
             figures.push(Figure::grid(
                 "calo-gan",
-                &format!("shapes_{}", FILE_NAMES[k]),
+                &format!("shapes_{}", file),
                 panels,
                 4,
             ));
@@ -262,12 +262,14 @@ impl Workload for CaloGan {
             "incident energy [GeV]",
             "AUC on held-out showers",
         )
-        .bounded(0.0, 1.0);
-        for k in 0..3 {
+        .bounded(0.0, 1.0)
+        .legend_lower()
+        .with(Series::line("indistinguishable", vec![1.0, 100.0], vec![0.5, 0.5], 7).dashed());
+        for (k, name) in NAMES.iter().enumerate() {
             let pts: Vec<&fidelity::CellMetrics> =
-                cells.iter().filter(|c| c.particle == NAMES[k]).collect();
+                cells.iter().filter(|c| c.particle == *name).collect();
             auc_panel = auc_panel.with(Series::markers(
-                NAMES[k],
+                *name,
                 pts.iter()
                     .map(|c| 0.5 * (c.range_gev.0 + c.range_gev.1))
                     .collect(),

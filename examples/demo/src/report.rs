@@ -100,7 +100,7 @@ pub fn write(dir: &Path, page: &Page<'_>) -> Result<std::path::PathBuf, String> 
     let comparing = page.tags.len() == 2;
     if comparing {
         h.push_str("<h2>What changes from ");
-        let _ = write!(h, "{} to {}</h2>\n", esc(&page.tags[0]), esc(&page.tags[1]));
+        let _ = writeln!(h, "{} to {}</h2>", esc(&page.tags[0]), esc(&page.tags[1]));
         let header: Vec<String> = [
             "plugin",
             "verdict",

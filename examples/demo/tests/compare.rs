@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 fn comparisons(b: &str) -> (tempfile::TempDir, Vec<serde_json::Value>) {
-    let (dir, _) = run_demo(&["--events", "200", "--compare", b]);
+    let (dir, _) = run_demo(&["--events", "200", "--events-per-run", "50", "--compare", b]);
     let c = json(dir.path(), "compare.json");
     let v = c.as_array().expect("array").clone();
     assert_eq!(v.len(), PLUGINS.len());

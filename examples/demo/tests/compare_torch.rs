@@ -10,7 +10,14 @@ use common::*;
 
 #[test]
 fn onnx_and_torchscript_global_tags_agree_within_parity() {
-    let (_dir, out) = run_demo(&["--events", "200", "--compare", "HEPINFER_DEMO_TORCH_V1"]);
+    let (_dir, out) = run_demo(&[
+        "--events",
+        "200",
+        "--events-per-run",
+        "50",
+        "--compare",
+        "HEPINFER_DEMO_TORCH_V1",
+    ]);
     let c = json(_dir.path(), "compare.json");
     eprintln!(
         "{}",

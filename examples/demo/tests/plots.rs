@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// One 200-event run shared by the tests of this file.
 fn run() -> &'static Path {
     static RUN: OnceLock<tempfile::TempDir> = OnceLock::new();
-    RUN.get_or_init(|| run_demo(&["--events", "200"]).0).path()
+    RUN.get_or_init(|| run_demo(&["--events", "200", "--events-per-run", "50"]).0)
+        .path()
 }
 
 #[test]

@@ -55,14 +55,15 @@ pub fn plugin_dir() -> PathBuf {
 }
 
 /// Runs the demo with `args` (plus the database, the plugin directory and a short track-gnn
-/// cadence), writing plots into a fresh directory; returns it and the demo's stdout.
+/// cadence), writing plots into a fresh directory; returns it and the demo's stdout. Pass
+/// `--events-per-run 50` to cross runs (and seq-classifier's IOV boundary at run 3) in 200 events.
 pub fn run_demo(args: &[&str]) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().expect("tempdir");
     let o = Command::new(env!("CARGO_BIN_EXE_hepinfer-demo"))
         .args(["--conddb", &conddb()])
         .arg("--plugin-dir")
         .arg(plugin_dir())
-        .args(["--gnn-every", "25", "--events-per-run", "50"])
+        .args(["--gnn-every", "25"])
         .arg("--plots")
         .arg(out.path())
         .args(args)
