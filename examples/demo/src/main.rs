@@ -461,6 +461,25 @@ fn write_outputs(
         write_json("compare.json", &serde_json::to_value(c).unwrap_or_default())?;
     }
     let tags: Vec<String> = sides.iter().map(|s| s.global_tag.clone()).collect();
+    // Each global tag's tables, titled with it when there are two.
+    let tables: Vec<Vec<workload::Table>> = (0..sides[0].workloads.len())
+        .map(|i| {
+            sides
+                .iter()
+                .zip(results)
+                .flat_map(|(s, r)| {
+                    r[i].tables.iter().map(move |t| workload::Table {
+                        title: if sides.len() > 1 {
+                            format!("{}: {}", s.global_tag, t.title)
+                        } else {
+                            t.title.clone()
+                        },
+                        ..t.clone()
+                    })
+                })
+                .collect()
+        })
+        .collect();
     let page = report::Page {
         title: match &args.compare {
             Some(b) => format!("hepinfer: {} vs {b}", args.global_tag),
@@ -491,7 +510,7 @@ fn write_outputs(
                     .map(|(s, r)| (s.global_tag.clone(), r[i].quality.clone()))
                     .collect(),
                 figures: &figures[i],
-                tables: &results[results.len() - 1][i].tables,
+                tables: &tables[i],
                 merits: &results[0][i].merits,
                 comparison: comparisons.map(|c| &c[i]),
             })
