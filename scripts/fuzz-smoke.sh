@@ -11,6 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/fuzz"
 seconds="${FUZZ_SECONDS:-30}"
+cargo fmt --check
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz-smoke: cargo-fuzz not installed: installing it from crates.io"
   cargo install cargo-fuzz --locked --quiet

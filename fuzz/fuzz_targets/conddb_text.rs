@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     };
     match pick % 4 {
         0 => {
-            let Ok(s) = std::str::from_utf8(rest) else { return };
+            let Ok(s) = std::str::from_utf8(rest) else {
+                return;
+            };
             let redacted = redact_url(s);
             if let Ok(url) = DbUrl::parse(s) {
                 let shown = url.to_string();
@@ -32,13 +34,17 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            let Ok(s) = std::str::from_utf8(rest) else { return };
+            let Ok(s) = std::str::from_utf8(rest) else {
+                return;
+            };
             if let Ok(k) = s.parse::<IovKey>() {
                 assert_eq!(k.to_string().parse::<IovKey>().unwrap(), k);
             }
         }
         2 => {
-            let Ok(s) = std::str::from_utf8(rest) else { return };
+            let Ok(s) = std::str::from_utf8(rest) else {
+                return;
+            };
             let _ = hepinfer_conddb::cli::parse_time(s);
         }
         _ => {

@@ -26,7 +26,13 @@ fuzz_target!(|data: &[u8]| {
     let mut err = std::ptr::null_mut();
     // SAFETY: valid host, NUL-terminated strings, valid out-pointers.
     let st = unsafe {
-        hepinfer::abi::hepinfer_instance_create(host, name.as_ptr(), config.as_ptr(), &mut inst, &mut err)
+        hepinfer::abi::hepinfer_instance_create(
+            host,
+            name.as_ptr(),
+            config.as_ptr(),
+            &mut inst,
+            &mut err,
+        )
     };
     // SAFETY: each is NULL or was returned by the call above.
     unsafe {
@@ -34,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!inst.is_null());
             hepinfer::abi::hepinfer_instance_free(inst);
         } else {
-            assert!(inst.is_null() && !err.is_null(), "error status without an error object");
+            assert!(
+                inst.is_null() && !err.is_null(),
+                "error status without an error object"
+            );
             hepinfer::abi::hepinfer_error_free(err);
         }
     }

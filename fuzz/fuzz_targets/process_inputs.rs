@@ -43,8 +43,18 @@ fn instance(name: &str) -> *mut hepinfer_instance {
 }
 
 const FLOATS: [f64; 12] = [
-    0.0, 1.0, -1.0, 0.5, 3.0e4, -7.25, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300,
-    f64::MIN_POSITIVE, -0.0,
+    0.0,
+    1.0,
+    -1.0,
+    0.5,
+    3.0e4,
+    -7.25,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    1e300,
+    f64::MIN_POSITIVE,
+    -0.0,
 ];
 
 /// One input's owned storage.
@@ -84,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
             1 => String::new(),
             _ => spec.name.to_string(),
         };
-        let dtype = if action % 13 == 0 { u32::from(b.u8() % 8) } else { spec.dtype as u32 };
+        let dtype = if action % 13 == 0 {
+            u32::from(b.u8() % 8)
+        } else {
+            spec.dtype as u32
+        };
         let mut rank = spec.shape.len();
         if action % 11 == 0 {
             rank = (b.u8() % 5) as usize;
@@ -92,9 +106,9 @@ fuzz_target!(|data: &[u8]| {
         let shape: Vec<i64> = (0..rank)
             .map(|i| dim(&mut b, spec.shape.get(i).map_or(-1, |d| d.size)))
             .collect();
-        let n = shape
-            .iter()
-            .try_fold(1u64, |acc, &d| u64::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+        let n = shape.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        });
         let elements = match n {
             Some(n) if n > MAX_ELEMENTS => return,
             Some(n) => n as usize,
@@ -132,7 +146,11 @@ fuzz_target!(|data: &[u8]| {
                     1 => b.i64(),
                     _ => total / groups.max(1) as i64,
                 };
-                let next = if g + 1 == groups && b.u8() % 4 != 0 { total } else { o[g].wrapping_add(step) };
+                let next = if g + 1 == groups && b.u8() % 4 != 0 {
+                    total
+                } else {
+                    o[g].wrapping_add(step)
+                };
                 o.push(next);
             }
             if b.u8() % 9 == 0 {
@@ -168,9 +186,17 @@ fuzz_target!(|data: &[u8]| {
             name: o.name.as_ptr(),
             dtype: o.dtype,
             rank: o.shape.len(),
-            shape: if o.shape.is_empty() { std::ptr::null() } else { o.shape.as_ptr() },
+            shape: if o.shape.is_empty() {
+                std::ptr::null()
+            } else {
+                o.shape.as_ptr()
+            },
             data: o.data.as_ptr().cast(),
-            offsets: if o.offsets.is_empty() { std::ptr::null() } else { o.offsets.as_ptr() },
+            offsets: if o.offsets.is_empty() {
+                std::ptr::null()
+            } else {
+                o.offsets.as_ptr()
+            },
             n_offsets: o.offsets.len(),
         })
         .collect();
@@ -183,7 +209,16 @@ fuzz_target!(|data: &[u8]| {
     let mut out = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
     // SAFETY: every tensor's arrays match its shape (or the shape is refused before reading).
-    let st = unsafe { hepinfer_process(inst, key, tensors.as_ptr(), tensors.len(), &mut out, &mut err) };
+    let st = unsafe {
+        hepinfer_process(
+            inst,
+            key,
+            tensors.as_ptr(),
+            tensors.len(),
+            &mut out,
+            &mut err,
+        )
+    };
     // SAFETY: out and err are NULL or were returned by the call.
     unsafe {
         if st == hepinfer_status::HEPINFER_OK {
@@ -196,8 +231,16 @@ fuzz_target!(|data: &[u8]| {
                 .to_string_lossy()
                 .into_owned();
             hepinfer_error_free(err);
-            assert_ne!(st, hepinfer_status::HEPINFER_PANIC, "{plugin}: caught panic: {msg}");
-            assert_ne!(st, hepinfer_status::HEPINFER_INTERNAL, "{plugin}: internal error: {msg}");
+            assert_ne!(
+                st,
+                hepinfer_status::HEPINFER_PANIC,
+                "{plugin}: caught panic: {msg}"
+            );
+            assert_ne!(
+                st,
+                hepinfer_status::HEPINFER_INTERNAL,
+                "{plugin}: internal error: {msg}"
+            );
             assert!(!msg.is_empty());
         }
     }

@@ -73,7 +73,15 @@ pub fn c_host() -> *mut hepinfer_host {
         let mut host = std::ptr::null_mut();
         let mut err = std::ptr::null_mut();
         // SAFETY: valid NUL-terminated config and out-pointers.
-        let st = unsafe { hepinfer_host_create(cfg.as_ptr(), None, std::ptr::null_mut(), &mut host, &mut err) };
+        let st = unsafe {
+            hepinfer_host_create(
+                cfg.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                &mut host,
+                &mut err,
+            )
+        };
         assert_eq!(st as u32, 0, "hepinfer_host_create failed");
         CHost(host)
     })
