@@ -154,6 +154,19 @@ pub enum ConddbCommand {
         #[arg(long)]
         gt: Option<String>,
     },
+    /// Serve the database read-only as JSON over HTTP, for jobs and caching proxies (Squid).
+    #[cfg(feature = "serve")]
+    Serve {
+        /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Worker threads, each with its own database connection.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// Append one line per request (`METHOD URL STATUS`) to this file.
+        #[arg(long)]
+        access_log: Option<PathBuf>,
+    },
 }
 
 /// `hepinfer conddb tag ...`
@@ -427,6 +440,21 @@ fn execute(args: ConddbArgs) -> Result<Output, CondError> {
     };
     let open = || ConditionsDb::open(&args.db, &opts);
     match args.cmd {
+        #[cfg(feature = "serve")]
+        ConddbCommand::Serve {
+            listen,
+            threads,
+            access_log,
+        } => {
+            let server =
+                crate::serve::Server::start(&args.db, &listen, &opts, threads, access_log.as_deref())?;
+            // The first line tells scripts (and tests) where to connect.
+            println!("listening on http://{}", server.addr());
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            server.wait();
+            out(String::new(), json!({}))
+        }
         ConddbCommand::Init => {
             let db = ConditionsDb::init(&args.db, &opts)?;
             out(

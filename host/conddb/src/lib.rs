@@ -23,6 +23,10 @@ mod cache;
 pub mod cli;
 mod copy;
 mod db;
+mod iovs;
+pub mod remote;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod schema;
 pub mod testserver;
 mod url;
@@ -34,6 +38,8 @@ use std::time::Duration;
 
 pub use copy::{CopyScope, CopyStats, DbContent, GtDiff, GtDiffEntry};
 pub use db::{ConditionsDb, GlobalTagInfo, IovInfo, MapEntry, TagInfo, TagLogEntry};
+pub use iovs::{IovGroups, TagIovs, DEFAULT_IOV_GROUP};
+pub use remote::{GlobalTagDoc, HttpOptions};
 pub use schema::SCHEMA_VERSION;
 pub use url::{redact_url, DbUrl};
 
