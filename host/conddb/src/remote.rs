@@ -50,6 +50,9 @@ pub struct ErrorBody {
     pub kind: String,
     /// The error's text (never a database password).
     pub message: String,
+    /// For `integrity` errors: the hash the bytes were expected to have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// Percent-encodes one path segment or query value (names may hold `/`, `?`, `%`).
@@ -329,7 +332,7 @@ fn from_doc(e: ErrorBody, via: &str) -> CondError {
         }
         "schema" => CondError::Schema(strip("schema: ")),
         "integrity" => CondError::Integrity {
-            hash: String::new(),
+            hash: e.hash.unwrap_or_default(),
             source_name: via.to_string(),
             detail: e.message,
         },

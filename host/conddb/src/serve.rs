@@ -50,13 +50,18 @@ impl Answer {
     }
 
     fn error(status: u16, kind: &str, message: String) -> Answer {
-        let doc = ErrorDoc {
-            error: ErrorBody {
+        Answer::error_doc(
+            status,
+            ErrorBody {
                 kind: kind.to_string(),
                 message,
+                hash: None,
             },
-        };
-        Answer::json(status, &doc, NO_STORE)
+        )
+    }
+
+    fn error_doc(status: u16, error: ErrorBody) -> Answer {
+        Answer::json(status, &ErrorDoc { error }, NO_STORE)
     }
 
     fn from_cond(e: &CondError) -> Answer {
@@ -66,7 +71,18 @@ impl Answer {
             CondError::Unreachable { .. } => 503,
             _ => 500,
         };
-        Answer::error(status, e.kind(), e.to_string())
+        let hash = match e {
+            CondError::Integrity { hash, .. } => Some(hash.clone()),
+            _ => None,
+        };
+        Answer::error_doc(
+            status,
+            ErrorBody {
+                kind: e.kind().to_string(),
+                message: e.to_string(),
+                hash,
+            },
+        )
     }
 }
 
