@@ -31,20 +31,6 @@ impl HostServices for Services {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 impl Host {
     /// Creates a host from its JSON configuration, with an optional log callback.
     pub fn new(
@@ -79,7 +65,8 @@ impl Host {
                 let source = crate::conditions::CondSource::open(&config)?;
                 logger.log(
                     LogLevel::Info,
-                    &format!("conditions: global tag '{gt}' from {}", redact(url)),
+                    // Display of the URLs redacts passwords (conddb's `redact_url`).
+                    &format!("conditions: global tag '{gt}' from {url}"),
                 );
                 Arc::new(source)
             }

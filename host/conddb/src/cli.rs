@@ -446,8 +446,13 @@ fn execute(args: ConddbArgs) -> Result<Output, CondError> {
             threads,
             access_log,
         } => {
-            let server =
-                crate::serve::Server::start(&args.db, &listen, &opts, threads, access_log.as_deref())?;
+            let server = crate::serve::Server::start(
+                &args.db,
+                &listen,
+                &opts,
+                threads,
+                access_log.as_deref(),
+            )?;
             // The first line tells scripts (and tests) where to connect.
             println!("listening on http://{}", server.addr());
             use std::io::Write;

@@ -315,7 +315,6 @@ pub(crate) fn visible_iovs(
     Ok(out)
 }
 
-
 /// Resolves `q.key` in `tag` as seen at `snapshot`: two statements, one for the global tag and
 /// mapping (done by the caller) and this one for the IOV and the start of the next one.
 fn resolve_in(
@@ -670,7 +669,9 @@ impl ConditionsDb {
         group: usize,
     ) -> Result<IovGroups, CondError> {
         if group == 0 {
-            return Err(CondError::Invalid("IOV group size must be at least 1".into()));
+            return Err(CondError::Invalid(
+                "IOV group size must be at least 1".into(),
+            ));
         }
         if let Some(remote) = &self.remote {
             return remote.groups(tag, snapshot, group);

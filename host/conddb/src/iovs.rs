@@ -87,7 +87,9 @@ pub(crate) fn no_iov(q: &Query<'_>, tag: &str, time_type: TimeType) -> CondError
 impl TagIovs {
     /// Index of the IOV holding `value` (the greatest since not after it), if one is in the list.
     pub fn position(&self, value: u64) -> Option<usize> {
-        self.iovs.partition_point(|(s, _)| *s <= value).checked_sub(1)
+        self.iovs
+            .partition_point(|(s, _)| *s <= value)
+            .checked_sub(1)
     }
 
     /// `[since, till)` and payload of the IOV at `i`; `till` is the next since, else `to`.

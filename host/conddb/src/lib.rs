@@ -25,9 +25,9 @@ mod copy;
 mod db;
 mod iovs;
 pub mod remote;
+mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
-mod schema;
 pub mod testserver;
 mod url;
 

@@ -739,7 +739,9 @@ fn iov_groups_and_lists_agree_with_resolution(fx: &Fixture) {
         for (i, (since, hash)) in l.iovs.iter().enumerate() {
             assert_eq!(hash, &h[(*since as usize - 10) / 10], "since {since}");
             // The range of each IOV in its group is what the database resolves.
-            let r = rd.resolve("SNAP", "Rec", "lab", key(*since as u32 + 5)).unwrap();
+            let r = rd
+                .resolve("SNAP", "Rec", "lab", key(*since as u32 + 5))
+                .unwrap();
             assert_eq!((r.since, r.till), (l.range(i).0, l.range(i).1));
             seen += 1;
         }
@@ -752,5 +754,8 @@ fn iov_groups_and_lists_agree_with_resolution(fx: &Fixture) {
         rd.iov_groups("nope", T0, 10),
         Err(CondError::NotFound { .. })
     ));
-    assert!(matches!(rd.iov_groups("t", T0, 0), Err(CondError::Invalid(_))));
+    assert!(matches!(
+        rd.iov_groups("t", T0, 0),
+        Err(CondError::Invalid(_))
+    ));
 }
