@@ -23,12 +23,14 @@ mod cache;
 pub mod cli;
 mod copy;
 mod db;
+mod httpget;
 mod iovs;
 pub mod remote;
 mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod testserver;
+pub mod testsquid;
 mod url;
 
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,12 @@
 //! The HTTP client of `hepinfer conddb serve`: read-only access to a conditions database through
 //! one or more services (failover order) and caching proxies (Squid), as CMS's Frontier does.
 //!
-//! Blocking (`ureq`, no async runtime for the caller to set up), plain HTTP: payloads are verified
-//! against their SHA-256 before use, so a proxy or a network that alters bytes is caught.
+//! Blocking (plain `std::net`, no async runtime for the caller to set up; see [`crate::httpget`]
+//! for why not a CONNECT-only client), plain HTTP: payloads are verified against their SHA-256
+//! before use, so a proxy or a network that alters bytes is caught.
 
 use crate::db::{GlobalTagInfo, MapEntry, TagInfo};
+use crate::httpget::{self, HttpUrl};
 use crate::iovs::{IovGroups, TagIovs};
 use crate::{payload_hash, CondError, Payload};
 use serde::{Deserialize, Serialize};
@@ -71,13 +73,14 @@ pub(crate) fn encode(s: &str) -> String {
 /// One way to reach the service: through a proxy, or direct.
 struct Route {
     name: String,
-    agent: ureq::Agent,
+    proxy: Option<HttpUrl>,
 }
 
 /// A read-only client of one or more conditions services.
 pub(crate) struct HttpClient {
     servers: Vec<String>,
     routes: Vec<Route>,
+    timeout: Duration,
     retries: u32,
     backoff: Duration,
 }
@@ -110,54 +113,39 @@ impl HttpClient {
             }
         }
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
-        let agent = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
-            ureq::Agent::config_builder()
-                .proxy(proxy)
-                .timeout_global(Some(timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .into()
-        };
-        let mut routes = Vec::new();
-        if opts.proxies.is_empty() {
-            let env = ureq::Proxy::try_from_env();
-            let name = match &env {
-                Some(p) => format!("proxy {}:{} (from the environment)", p.host(), p.port()),
-                None => "direct".to_string(),
-            };
-            let has_env = env.is_some();
-            routes.push(Route {
-                name,
-                agent: agent(env),
-            });
-            if has_env {
-                routes.push(Route {
-                    name: "direct".into(),
-                    agent: agent(None),
-                });
-            }
-        } else {
-            for p in &opts.proxies {
-                let proxy = ureq::Proxy::new(p).map_err(|e| {
-                    CondError::Invalid(format!("bad proxy `{}`: {e}", crate::redact_url(p)))
-                })?;
-                routes.push(Route {
+        let parse_proxy = |p: &str| {
+            HttpUrl::parse(p)
+                .map_err(|e| CondError::Invalid(format!("bad proxy: {e}")))
+                .map(|u| Route {
                     name: format!("proxy {}", crate::redact_url(p)),
-                    agent: agent(Some(proxy)),
-                });
+                    proxy: Some(u),
+                })
+        };
+        let first = HttpUrl::parse(&servers[0]).map_err(CondError::Invalid)?;
+        let mut routes = opts
+            .proxies
+            .iter()
+            .map(|p| parse_proxy(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if routes.is_empty() {
+            if let Some(p) = httpget::proxy_from_env(&first.host) {
+                let mut r = parse_proxy(&p)?;
+                r.name.push_str(" (http_proxy)");
+                routes.push(r);
             }
-            routes.push(Route {
-                name: "direct".into(),
-                agent: agent(None),
-            });
         }
+        // After every proxy failed, the service itself, as Frontier clients do.
+        routes.push(Route {
+            name: "direct".into(),
+            proxy: None,
+        });
         Ok(HttpClient {
             servers: servers
                 .iter()
                 .map(|s| s.trim_end_matches('/').to_string())
                 .collect(),
             routes,
+            timeout,
             retries,
             backoff,
         })
@@ -195,7 +183,15 @@ impl HttpClient {
                     match self.attempt(route, &url, &via, &accept) {
                         Ok(v) => return Ok(v),
                         Err(Attempt::Answer(e)) => return Err(e),
-                        Err(Attempt::Retry(e)) => last = Some(e),
+                        // What a service said (integrity, schema, ...) outranks a transport
+                        // failure of a later route.
+                        Err(Attempt::Retry(e)) => {
+                            if !matches!(last, Some(ref l) if !matches!(l, CondError::Backend(_)))
+                                || !matches!(e, CondError::Backend(_))
+                            {
+                                last = Some(e);
+                            }
+                        }
                     }
                 }
             }
@@ -219,23 +215,12 @@ impl HttpClient {
         accept: &impl Fn(&str, Vec<u8>, Option<String>) -> Result<T, Attempt>,
     ) -> Result<T, Attempt> {
         let transport = |detail: String| Attempt::Retry(CondError::Backend(detail));
-        let mut resp = route
-            .agent
-            .get(url)
-            .call()
+        let target = HttpUrl::parse(url).map_err(|e| Attempt::Answer(CondError::Invalid(e)))?;
+        let resp = httpget::get(&target, route.proxy.as_ref(), self.timeout)
             .map_err(|e| transport(format!("{via}: {e}")))?;
-        let status = resp.status().as_u16();
-        let object_type = resp
-            .headers()
-            .get(OBJECT_TYPE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .map_err(|e| transport(format!("{via}: reading the answer: {e}")))?;
+        let status = resp.status;
+        let object_type = resp.header(OBJECT_TYPE_HEADER).map(str::to_string);
+        let body = resp.body;
         if status == 200 {
             return accept(via, body, object_type);
         }
