@@ -160,7 +160,7 @@ fn second_job_is_served_by_squid_with_the_origin_stopped() {
     let mut origin = Origin::start(&db, dir.path());
     let squid = squid();
 
-    let first = job(&client(&[origin.url.clone()], &[squid.url()])).expect("first job");
+    let first = job(&client(std::slice::from_ref(&origin.url), &[squid.url()])).expect("first job");
     assert_eq!(first[0].2, h[0]);
     assert_eq!(first[3].2, h[4], "run 150 lumi 3 is before since 150:7");
     assert_eq!(first[5].2, h[5]);
@@ -170,7 +170,8 @@ fn second_job_is_served_by_squid_with_the_origin_stopped() {
     let log_before = squid.access_log().lines().count();
 
     // The origin is gone: only Squid can answer (the client would go direct after it).
-    let second = job(&client(&[origin.url.clone()], &[squid.url()])).expect("second job");
+    let second =
+        job(&client(std::slice::from_ref(&origin.url), &[squid.url()])).expect("second job");
     assert_eq!(first, second);
     let log = squid.access_log();
     let lines: Vec<&str> = log.lines().skip(log_before).collect();
@@ -197,12 +198,12 @@ fn hundred_jobs_in_a_row_reach_the_origin_only_for_the_first() {
     populate(&db);
     let origin = Origin::start(&db, dir.path());
     let squid = squid();
-    let first = job(&client(&[origin.url.clone()], &[squid.url()])).expect("job 1");
+    let first = job(&client(std::slice::from_ref(&origin.url), &[squid.url()])).expect("job 1");
     let after_first = origin.requests();
     let start = Instant::now();
     for i in 2..=100 {
         // Each job is a new process in real life: a new client, no shared state but Squid.
-        let answers = job(&client(&[origin.url.clone()], &[squid.url()]))
+        let answers = job(&client(std::slice::from_ref(&origin.url), &[squid.url()]))
             .unwrap_or_else(|e| panic!("job {i}: {e}"));
         assert_eq!(answers, first, "job {i}");
     }
@@ -310,6 +311,6 @@ fn a_payload_altered_on_the_way_is_refused_by_its_hash() {
     // Nothing altered reached the local payload cache.
     assert!(!cache.join(&h[0][..2]).join(&h[0]).exists());
     // The same request straight to the service gives the true bytes.
-    let direct = client(&[origin.url.clone()], &[]);
+    let direct = client(std::slice::from_ref(&origin.url), &[]);
     assert_eq!(direct.payload(&h[0]).unwrap().hash, h[0]);
 }
