@@ -12,7 +12,7 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A connection to a conditions database (SQLite or PostgreSQL), safe to share between threads.
 ///
@@ -165,12 +165,7 @@ pub struct TagLogEntry {
     pub text: String,
 }
 
-/// The current time in µs since the Unix epoch.
-pub(crate) fn now_micros() -> Micros {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
+use crate::time::now_micros;
 
 /// Removes anything that looks like the URL's password from a driver message.
 fn scrub(detail: &str, url: &str) -> String {
@@ -976,7 +971,7 @@ impl ConditionsDb {
                 "gt_create",
                 &format!(
                     "global tag created, release `{release}`, snapshot {}",
-                    crate::cli::format_time(snapshot)
+                    crate::time::format_time(snapshot)
                 ),
             )
         })

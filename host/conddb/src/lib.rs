@@ -29,8 +29,11 @@ pub mod remote;
 mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
+#[cfg(feature = "test-support")]
 pub mod testserver;
+#[cfg(feature = "test-support")]
 pub mod testsquid;
+mod time;
 mod url;
 
 use serde::{Deserialize, Serialize};

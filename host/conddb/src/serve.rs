@@ -7,7 +7,7 @@
 //! than GET and HEAD are answered 405.
 
 use crate::remote::{encode, ErrorBody, ErrorDoc, API_PREFIX, OBJECT_TYPE_HEADER};
-use crate::{db::now_micros, CondError, ConditionsDb, ConnectOptions, SNAPSHOT_LATEST};
+use crate::{time::now_micros, CondError, ConditionsDb, ConnectOptions, SNAPSHOT_LATEST};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
