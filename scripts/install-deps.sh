@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need, when missing (Debian; root or sudo):
 # a C compiler (C API tests, cc-built crates), PostgreSQL (the conditions-database tests start
-# their own throw-away server on loopback) and Squid (the conditions-service tests put their own
-# Squid on loopback in front of `hepinfer conddb serve`). Idempotent and quiet when everything is
-# there.
+# their own throw-away server on loopback), Squid (the conditions-service tests put their own
+# Squid on loopback in front of `hepinfer conddb serve`), a TrueType font and Chromium (the demo's
+# plots and report test). Idempotent and quiet when everything is there.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
@@ -11,6 +11,10 @@ command -v python3 >/dev/null || need+=(python3 python3-pip)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null || need+=(util-linux)
 [ -x /usr/sbin/squid ] || command -v squid >/dev/null || need+=(squid)
+# The demo's plots draw their text with this font (examples/demo/src/plots.rs); the report test
+# renders the demo's HTML page in headless Chromium.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_=sudo
