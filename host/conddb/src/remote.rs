@@ -1,7 +1,7 @@
 //! The HTTP client of `hepinfer conddb serve`: read-only access to a conditions database through
 //! one or more services (failover order) and caching proxies (Squid), as CMS's Frontier does.
 //!
-//! Blocking (plain `std::net`, no async runtime for the caller to set up; see [`crate::httpget`]
+//! Blocking (plain `std::net`, no async runtime for the caller to set up; see `httpget.rs`
 //! for why not a CONNECT-only client), plain HTTP: payloads are verified against their SHA-256
 //! before use, so a proxy or a network that alters bytes is caught.
 
