@@ -239,3 +239,27 @@ fn http_service_hanging_after_twelve_runs_seen() {
     );
     drop(hang);
 }
+
+#[test]
+fn service_behind_squid_killed_after_twelve_runs_seen() {
+    let d = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", d.path().join("cond.db").display());
+    let hashes = populate(&url);
+    let service = Server::start(&url, "127.0.0.1:0", &ConnectOptions::default(), 2, None)
+        .expect("conditions service");
+    let squid = hepinfer_conddb::testsquid::Squid::start()
+        .unwrap_or_else(|e| panic!("Squid could not be started: {e}"));
+    let addr = service.addr();
+    survives(
+        &format!("\"http://{addr}\", \"proxies\": [{:?}]", squid.url()),
+        hashes,
+        || service.stop(),
+        None,
+    );
+    assert!(
+        squid
+            .access_log()
+            .contains(&format!("http://{addr}/v1/payloads/")),
+        "the job's reads went through Squid"
+    );
+}
