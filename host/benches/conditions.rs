@@ -1,13 +1,17 @@
 //! Cost of finding the model for an event: the hot path (event inside the cached interval of
-//! validity), a resolution at every call (each event in a new IOV), and a cold model load, on
-//! SQLite and on a PostgreSQL server started on loopback.
+//! validity), an IOV boundary at every call (each event in another IOV: after the first sweep
+//! every IOV is in the job's resolution table, so this is the in-memory boundary lookup), and a
+//! cold job start (host created, first event's model resolved, fetched and loaded) on SQLite, on
+//! a PostgreSQL server, over HTTP from `hepinfer conddb serve` directly, and through a warm
+//! Squid, all on loopback.
 //!
 //! Needs the plugins: `scripts/build.sh release`, then `cargo bench -p hepinfer --bench conditions`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use hepinfer::Host;
 use hepinfer_conddb::{
-    testserver::PgServer, ConditionsDb, ConnectOptions, IovKey, Synchronization, TimeType,
+    serve::Server, testserver::PgServer, testsquid::Squid, ConditionsDb, ConnectOptions, IovKey,
+    Synchronization, TimeType,
 };
 use hepinfer_plugin_api::EventKey;
 use std::path::{Path, PathBuf};
@@ -76,6 +80,12 @@ fn config(url: &str) -> String {
         .to_string()
 }
 
+fn config_proxied(url: &str, proxy: &str) -> String {
+    serde_json::json!({"plugin_dirs": [plugin_dir()], "conddb": url, "global_tag": "GT",
+        "log_level": "warn", "proxies": [proxy]})
+    .to_string()
+}
+
 fn key(run: u32) -> EventKey {
     EventKey {
         run,
@@ -91,6 +101,10 @@ fn conditions(c: &mut Criterion) {
     let server = PgServer::start().expect("PostgreSQL test server (install Debian's postgresql)");
     let pg = server.fresh_database().expect("pg database");
     populate(&pg);
+    let service = Server::start(&sqlite, "127.0.0.1:0", &ConnectOptions::default(), 4, None)
+        .expect("conditions service");
+    let http = format!("http://{}", service.addr());
+    let squid = Squid::start().expect("Squid (scripts/install-deps.sh installs it)");
 
     let mut g = c.benchmark_group("model_lookup");
     let host = Host::new(&config(&sqlite), None, std::ptr::null_mut()).expect("host");
@@ -99,13 +113,15 @@ fn conditions(c: &mut Criterion) {
     g.bench_function("hot_path_same_iov", |b| {
         b.iter(|| inst.current_model("classifier", key(5)).expect("model"))
     });
-    for (name, url) in [("sqlite", &sqlite), ("postgresql", &pg)] {
+    for (name, url) in [("sqlite", &sqlite), ("postgresql", &pg), ("http", &http)] {
         let host = Host::new(&config(url), None, std::ptr::null_mut()).expect("host");
         let inst = host.instance("seq-classifier", "{}").expect("instance");
         let mut run = 0u32;
         g.bench_function(format!("iov_boundary_every_call_{name}"), |b| {
             b.iter(|| {
-                run = run % IOVS + 1; // a new IOV each call: resolve in the database, model from the cache
+                // Another IOV each call: after the first sweep every IOV is in the job's
+                // resolution table and the instance's list; the model comes from the cache.
+                run = run % IOVS + 1;
                 inst.current_model("classifier", key(run)).expect("model")
             })
         });
@@ -114,8 +130,20 @@ fn conditions(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("cold_model_load");
     g.sample_size(20);
-    for (name, url) in [("sqlite", &sqlite), ("postgresql", &pg)] {
-        let cfg = config(url);
+    let via_squid = config_proxied(&http, &squid.url());
+    {
+        // Warm Squid: one job through it first.
+        let host = Host::new(&via_squid, None, std::ptr::null_mut()).expect("host");
+        let inst = host.instance("seq-classifier", "{}").expect("instance");
+        inst.current_model("classifier", key(5))
+            .expect("warm-up job through Squid");
+    }
+    for (name, cfg) in [
+        ("sqlite", config(&sqlite)),
+        ("postgresql", config(&pg)),
+        ("http_direct", config(&http)),
+        ("http_warm_squid", via_squid.clone()),
+    ] {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || Host::new(&cfg, None, std::ptr::null_mut()).expect("host"),

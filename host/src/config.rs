@@ -49,9 +49,18 @@ pub struct HostConfig {
     /// for jobs without a conditions database. Valid for every event.
     #[serde(default)]
     pub models: BTreeMap<String, PathBuf>,
-    /// Conditions database URL (`sqlite:///path` or `postgresql://...`).
+    /// Conditions database: `sqlite:///path`, `postgresql://...`, or `hepinfer conddb serve`
+    /// services `http://host:port` (one, or a list tried in order).
     #[serde(default)]
-    pub conddb: Option<String>,
+    pub conddb: Option<ConddbUrls>,
+    /// HTTP proxies (Squid) for `http://` conditions services, tried in order before going
+    /// direct; default: the `http_proxy` environment variable.
+    #[serde(default)]
+    pub proxies: Vec<String>,
+    /// How long one call may wait for the conditions database when its event needs IOVs or a
+    /// payload not read yet, in milliseconds. Events in IOVs already read never wait.
+    #[serde(default = "default_conddb_deadline")]
+    pub conddb_deadline_ms: u64,
     /// Global tag used to resolve models in the conditions database.
     #[serde(default)]
     pub global_tag: Option<String>,
@@ -70,6 +79,37 @@ pub struct HostConfig {
     /// Memory budget of the model cache in bytes (payload sizes); models in use are never evicted.
     #[serde(default = "default_cache_budget")]
     pub model_cache_bytes: u64,
+}
+
+/// The `conddb` key: one URL or a list of `http://` services (failover order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConddbUrls(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for ConddbUrls {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(ConddbUrls(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(u) => vec![u],
+            OneOrMany::Many(v) => v,
+        }))
+    }
+}
+
+impl std::fmt::Display for ConddbUrls {
+    /// The URLs, passwords redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v: Vec<String> = self
+            .0
+            .iter()
+            .map(|u| hepinfer_conddb::redact_url(u))
+            .collect();
+        f.write_str(&v.join(", "))
+    }
 }
 
 /// One job-level override of the global tag's mapping.
@@ -100,6 +140,9 @@ fn default_retries() -> u32 {
 fn default_backoff() -> u64 {
     200
 }
+fn default_conddb_deadline() -> u64 {
+    10_000
+}
 fn default_cache_budget() -> u64 {
     1 << 30
 }
@@ -117,6 +160,8 @@ pub const NUMERIC_LIMITS: &[(&str, u64, u64, &str)] = &[
     ("db_retries", 0, 10, "retries"),
     // Backoff doubles per retry and is capped at 60 s per wait anyway.
     ("db_backoff_ms", 0, 60_000, "ms"),
+    // 0 would fail every read; an hour is longer than any job should wait for one.
+    ("conddb_deadline_ms", 1, 3_600_000, "ms"),
 ];
 
 /// Checks the numeric keys of a host configuration object against [`NUMERIC_LIMITS`], before
@@ -155,6 +200,19 @@ impl HostConfig {
             return Err(Error::InvalidConfig(
                 "host config: 'conddb' and 'global_tag' must be given together".into(),
             ));
+        }
+        if let Some(urls) = &cfg.conddb {
+            let http = urls.0.iter().filter(|u| u.starts_with("http://")).count();
+            if urls.0.is_empty() || (urls.0.len() > 1 && http != urls.0.len()) {
+                return Err(Error::InvalidConfig(format!(
+                    "host config: 'conddb' must be one URL or a list of http:// services, got [{urls}]"
+                )));
+            }
+            if !cfg.proxies.is_empty() && http == 0 {
+                return Err(Error::InvalidConfig(
+                    "host config: 'proxies' apply to http:// conditions services only".into(),
+                ));
+            }
         }
         Ok(cfg)
     }
@@ -227,6 +285,19 @@ mod tests {
         assert!(HostConfig::from_json(r#"{"log_level": "loud"}"#).is_err());
         assert!(HostConfig::from_json("{not json").is_err());
         assert!(HostConfig::from_json(r#"{"conddb": "sqlite:///x"}"#).is_err());
+        let two = HostConfig::from_json(
+            r#"{"conddb": ["http://a:1", "http://b:2"], "global_tag": "G", "proxies": ["http://squid:3128"]}"#,
+        )
+        .unwrap();
+        assert_eq!(two.conddb.unwrap().0.len(), 2);
+        for bad in [
+            r#"{"conddb": [], "global_tag": "G"}"#,
+            r#"{"conddb": ["sqlite:///a", "http://b:2"], "global_tag": "G"}"#,
+            r#"{"conddb": "sqlite:///a", "global_tag": "G", "proxies": ["http://s:3128"]}"#,
+            r#"{"conddb": 5, "global_tag": "G"}"#,
+        ] {
+            assert!(HostConfig::from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

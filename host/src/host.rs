@@ -31,20 +31,6 @@ impl HostServices for Services {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// `config` with its `payload_cache` dropped, and a warning logged, when the directory cannot be
 /// created: the cache only saves time, so a job must not fail for want of it.
 fn usable_cache(config: &HostConfig, logger: &Logger) -> HostConfig {
@@ -98,7 +84,8 @@ impl Host {
                 let source = crate::conditions::CondSource::open(&usable_cache(&config, &logger))?;
                 logger.log(
                     LogLevel::Info,
-                    &format!("conditions: global tag '{gt}' from {}", redact(url)),
+                    // Display of the URLs redacts passwords (conddb's `redact_url`).
+                    &format!("conditions: global tag '{gt}' from {url}"),
                 );
                 Arc::new(source)
             }

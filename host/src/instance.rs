@@ -16,27 +16,71 @@ use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::ffi::CString;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-/// How many intervals of validity a model slot remembers: events of neighbouring runs processed
-/// out of order by different threads then do not make it flip back and forth through the resolver.
-const RECENT_IOVS: usize = 4;
-
+/// The model serving one call, with its provenance.
+#[derive(Clone)]
 struct Current {
-    res: Resolution,
     model: Arc<LoadedModel>,
     // Built once per interval of validity, so a call's provenance costs a reference count.
     provenance: Arc<Provenance>,
 }
 
-/// One model an instance runs, with its recently used (validity range, model) pairs.
+/// An interval of validity a slot has met: the answer and, weakly, its model. The model cache's
+/// byte budget decides which models stay loaded; an evicted one is loaded again from the
+/// payload (local payload cache first) when an event of its interval comes back.
+struct Known {
+    res: Resolution,
+    provenance: Arc<Provenance>,
+    model: Weak<LoadedModel>,
+}
+
+/// One model an instance runs, with every interval of validity it has met, sorted by since
+/// (the intervals of one tag do not overlap).
 struct ModelSlot {
     name: String,
     record: String,
     label: String,
-    recent: ArcSwap<Vec<Arc<Current>>>,
+    known: ArcSwap<Vec<Arc<Known>>>,
     resolving: Mutex<()>,
+}
+
+impl ModelSlot {
+    /// The model for `event` if its interval is known and its model still loaded: lock-free
+    /// (an atomic load, a binary search, a weak-reference upgrade).
+    #[inline]
+    fn lookup(&self, event: EventKey) -> Option<Current> {
+        let known = self.known.load();
+        let k = known.first()?.res.key_of(event);
+        let i = known.partition_point(|e| e.res.since <= k).checked_sub(1)?;
+        let e = &known[i];
+        if k >= e.res.till {
+            return None;
+        }
+        Some(Current {
+            model: e.model.upgrade()?,
+            provenance: e.provenance.clone(),
+        })
+    }
+
+    /// The known interval holding `event`, loaded or not.
+    fn known_interval(&self, event: EventKey) -> Option<Arc<Known>> {
+        let known = self.known.load();
+        known.iter().find(|e| e.res.contains(event)).cloned()
+    }
+
+    /// Adds (or replaces, after a reload) the interval of `e`, keeping the list sorted.
+    fn remember(&self, e: Known) {
+        let mut v: Vec<Arc<Known>> = self.known.load().iter().cloned().collect();
+        let i = v.partition_point(|x| x.res.since < e.res.since);
+        if v.get(i).is_some_and(|x| x.res.since == e.res.since) {
+            v[i] = Arc::new(e);
+        } else {
+            v.insert(i, Arc::new(e));
+        }
+        self.known.store(Arc::new(v));
+    }
 }
 
 /// Provenance of one model used by a call.
@@ -109,7 +153,7 @@ impl Instance {
                     .get(m.name.as_str())
                     .cloned()
                     .unwrap_or_else(|| m.label.to_string()),
-                recent: ArcSwap::from_pointee(Vec::new()),
+                known: ArcSwap::from_pointee(Vec::new()),
                 resolving: Mutex::new(()),
             })
             .collect();
@@ -173,41 +217,58 @@ impl Instance {
             .ok_or_else(|| {
                 Error::Model(format!("plugin '{}' has no model '{model}'", self.plugin))
             })?;
-        Ok(self.model_for(index, event)?.model.clone())
+        Ok(self.model_for(index, event)?.model)
     }
 
-    fn model_for(&self, index: usize, event: EventKey) -> Result<Arc<Current>> {
+    fn model_for(&self, index: usize, event: EventKey) -> Result<Current> {
         let slot = &self.slots[index];
-        if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
-            return Ok(c.clone());
+        if let Some(c) = slot.lookup(event) {
+            self.cache.touch(&c.model);
+            return Ok(c);
         }
-        // Slow path, once per slot per new interval of validity: threads crossing the boundary
-        // together wait here for one resolution; threads still in a known interval never get here.
+        // Slow path, once per slot per new interval of validity (or after the model cache
+        // evicted the model): threads crossing the boundary together wait here for one
+        // resolution; threads in a known interval whose model is loaded never get here.
         let _g = slot.resolving.lock();
-        if let Some(c) = slot.recent.load().iter().find(|c| c.res.contains(event)) {
-            return Ok(c.clone());
+        if let Some(c) = slot.lookup(event) {
+            return Ok(c);
+        }
+        if let Some(known) = slot.known_interval(event) {
+            // Known interval, model evicted: load it again (payload cache first, no resolution).
+            let model = self.cache.get(&known.res, self.source.as_ref())?;
+            slot.remember(Known {
+                res: known.res.clone(),
+                provenance: known.provenance.clone(),
+                model: Arc::downgrade(&model),
+            });
+            return Ok(Current {
+                model,
+                provenance: known.provenance.clone(),
+            });
         }
         let res = self.source.resolve(&slot.record, &slot.label, event)?;
         let model = self.cache.get(&res, self.source.as_ref())?;
         check_signature(&self.plugin, &self.info.models[index], &model, &res)?;
-        self.logger.log(
-            LogLevel::Info,
-            &format!(
-                "{}: model '{}' ({}/{}) for keys [{}, {}) is payload {} from {}",
-                self.plugin,
-                slot.name,
-                slot.record,
-                slot.label,
-                res.since,
-                if res.till == u64::MAX {
-                    "∞".to_string()
-                } else {
-                    res.till.to_string()
-                },
-                &res.hash[..12.min(res.hash.len())],
-                res.origin
-            ),
-        );
+        if self.logger.enabled(LogLevel::Info) {
+            self.logger.log(
+                LogLevel::Info,
+                &format!(
+                    "{}: model '{}' ({}/{}) for keys [{}, {}) is payload {} from {}",
+                    self.plugin,
+                    slot.name,
+                    slot.record,
+                    slot.label,
+                    res.since,
+                    if res.till == u64::MAX {
+                        "∞".to_string()
+                    } else {
+                        res.till.to_string()
+                    },
+                    &res.hash[..12.min(res.hash.len())],
+                    res.origin
+                ),
+            );
+        }
         let provenance = Arc::new(Provenance {
             model: slot.name.clone(),
             record: slot.record.clone(),
@@ -215,15 +276,12 @@ impl Instance {
             hash: model.hash.clone(),
             c_strings: (c_string(&slot.name), c_string(&model.hash)),
         });
-        let cur = Arc::new(Current {
+        slot.remember(Known {
             res,
-            model,
-            provenance,
+            provenance: provenance.clone(),
+            model: Arc::downgrade(&model),
         });
-        let mut recent: Vec<Arc<Current>> = vec![cur.clone()];
-        recent.extend(slot.recent.load().iter().take(RECENT_IOVS - 1).cloned());
-        slot.recent.store(Arc::new(recent));
-        Ok(cur)
+        Ok(Current { model, provenance })
     }
 
     /// Processes one call: checks `inputs` against the plugin's declarations, runs the plugin,
@@ -331,8 +389,8 @@ fn check_output(plugin: &str, t: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Models a call has used: (slot index, model and IOV), on the stack for up to two models.
-type Pinned = SmallVec<[(usize, Arc<Current>); 2]>;
+/// Models a call has used: (slot index, model and provenance), on the stack for up to two models.
+type Pinned = SmallVec<[(usize, Current); 2]>;
 
 /// The per-call context handed to the plugin.
 struct Ctx<'a> {

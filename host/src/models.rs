@@ -171,14 +171,13 @@ pub struct LoadedModel {
     pub size: u64,
     /// The runnable model.
     pub model: Arc<dyn Model>,
+    /// The cache clock when the model was last used (least recently used goes first).
+    last_used: AtomicU64,
 }
 
 enum Slot {
     Loading,
-    Ready {
-        model: Arc<LoadedModel>,
-        last_used: u64,
-    },
+    Ready(Arc<LoadedModel>),
 }
 
 /// Loaded models by payload hash: one per hash per process, single-flight loading, LRU eviction
@@ -215,11 +214,22 @@ impl ModelCache {
         let slots = self.slots.lock();
         let mut v: Vec<String> = slots
             .iter()
-            .filter(|(_, s)| matches!(s, Slot::Ready { .. }))
+            .filter(|(_, s)| matches!(s, Slot::Ready(_)))
             .map(|(h, _)| h.clone())
             .collect();
         v.sort();
         v
+    }
+
+    /// Marks `model` as used now, for the least-recently-used order, without taking the cache's
+    /// lock: instances call it on their lock-free path. It writes only when the cache's clock
+    /// moved since the last mark, so threads sharing a model do not fight over its cache line.
+    #[inline]
+    pub fn touch(&self, model: &LoadedModel) {
+        let now = self.clock.load(Ordering::Relaxed);
+        if model.last_used.load(Ordering::Relaxed) < now {
+            model.last_used.store(now, Ordering::Relaxed);
+        }
     }
 
     /// The model for `r`, loading it from `source` if no thread has yet. Threads asking for a
@@ -229,8 +239,9 @@ impl ModelCache {
         let mut slots = self.slots.lock();
         loop {
             match slots.get_mut(&r.hash) {
-                Some(Slot::Ready { model, last_used }) => {
-                    *last_used = self.clock.fetch_add(1, Ordering::Relaxed);
+                Some(Slot::Ready(model)) => {
+                    let t = self.clock.fetch_add(1, Ordering::Relaxed);
+                    model.last_used.store(t, Ordering::Relaxed);
                     return Ok(model.clone());
                 }
                 Some(Slot::Loading) => self.loaded.wait(&mut slots),
@@ -256,6 +267,7 @@ impl ModelCache {
                 object_type,
                 size: data.len() as u64,
                 model,
+                last_used: AtomicU64::new(0),
             }))
         })();
 
@@ -263,13 +275,8 @@ impl ModelCache {
         match &result {
             Ok(m) => {
                 let t = self.clock.fetch_add(1, Ordering::Relaxed);
-                slots.insert(
-                    r.hash.clone(),
-                    Slot::Ready {
-                        model: m.clone(),
-                        last_used: t,
-                    },
-                );
+                m.last_used.store(t, Ordering::Relaxed);
+                slots.insert(r.hash.clone(), Slot::Ready(m.clone()));
                 self.evict(&mut slots);
             }
             Err(_) => {
@@ -286,7 +293,7 @@ impl ModelCache {
             let total: u64 = slots
                 .values()
                 .map(|s| match s {
-                    Slot::Ready { model, .. } => model.size,
+                    Slot::Ready(model) => model.size,
                     Slot::Loading => 0,
                 })
                 .sum();
@@ -296,8 +303,9 @@ impl ModelCache {
             let victim = slots
                 .iter()
                 .filter_map(|(h, s)| match s {
-                    Slot::Ready { model, last_used } if Arc::strong_count(model) == 1 => {
-                        Some((*last_used, h.clone()))
+                    // Instances hold models weakly between calls: only calls in flight pin them.
+                    Slot::Ready(model) if Arc::strong_count(model) == 1 => {
+                        Some((model.last_used.load(Ordering::Relaxed), h.clone()))
                     }
                     _ => None,
                 })

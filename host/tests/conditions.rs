@@ -359,3 +359,83 @@ fn killing_postgresql_mid_job_keeps_resolved_iovs_running() {
     // And the old IOV still works after that failure.
     call(7).unwrap();
 }
+
+/// Collects every log message of a host (the framework's log callback).
+unsafe extern "C" fn collect(
+    _level: u32,
+    message: *const std::ffi::c_char,
+    user: *mut std::ffi::c_void,
+) {
+    // SAFETY: `user` is the `Mutex<Vec<String>>` the test passed, alive for the host's lifetime;
+    // `message` is a NUL-terminated string valid during the call.
+    let (log, msg) = unsafe {
+        (
+            &*(user as *const std::sync::Mutex<Vec<String>>),
+            std::ffi::CStr::from_ptr(message),
+        )
+    };
+    log.lock().unwrap().push(msg.to_string_lossy().into_owned());
+}
+
+#[test]
+fn a_password_in_any_url_form_never_reaches_the_log_or_an_error() {
+    let plugins = common::plugin_dir(&["seq_classifier"]);
+    // Nothing listens there: every attempt fails, and says so.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let forms = [
+        (
+            format!("postgresql://reader:Pw1Userinfo@127.0.0.1:{port}/cond"),
+            "Pw1Userinfo",
+        ),
+        (
+            format!("postgresql://127.0.0.1:{port}/cond?user=reader&password=Pw2Query"),
+            "Pw2Query",
+        ),
+        (
+            format!("host=127.0.0.1 port={port} user=reader password=Pw3Keyword"),
+            "Pw3Keyword",
+        ),
+        (format!("http://reader:Pw4Http@127.0.0.1:{port}"), "Pw4Http"),
+    ];
+    for (url, secret) in &forms {
+        let log = std::sync::Mutex::new(Vec::<String>::new());
+        let cfg = format!(
+            r#"{{"plugin_dirs": [{:?}], "conddb": {url:?}, "global_tag": "GT", "log_level": "trace", "db_retries": 0, "conddb_deadline_ms": 2000}}"#,
+            plugins.path().display().to_string()
+        );
+        let mut errors = Vec::new();
+        match Host::new(
+            &cfg,
+            Some(collect),
+            &log as *const _ as *mut std::ffi::c_void,
+        ) {
+            Err(e) => errors.push(format!("{e} {e:?}")),
+            Ok(host) => {
+                // A service is only asked at the first event.
+                let inst = host.instance("seq-classifier", "").unwrap();
+                let x = vec![0.5f32; 120];
+                let e = inst
+                    .process(key(5, 1), &[TensorView::f32("sequences", &[1, 15, 8], &x)])
+                    .unwrap_err();
+                assert_eq!(
+                    e.status(),
+                    hepinfer::error::hepinfer_status::HEPINFER_CONDITIONS
+                );
+                errors.push(format!("{e} {e:?}"));
+            }
+        }
+        let everything = format!("{errors:?} {:?}", log.lock().unwrap());
+        assert!(!errors.is_empty(), "{url}: no error");
+        assert!(
+            !everything.contains(secret),
+            "{url}: password leaked: {everything}"
+        );
+        assert!(
+            everything.contains("***") || everything.contains("127.0.0.1"),
+            "{everything}"
+        );
+    }
+}

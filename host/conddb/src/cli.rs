@@ -18,8 +18,7 @@
 
 use crate::validate::{Checked, Validators};
 use crate::{
-    CondError, ConditionsDb, ConnectOptions, CopyScope, IovKey, Micros, Synchronization, TimeType,
-    SNAPSHOT_LATEST,
+    CondError, ConditionsDb, ConnectOptions, CopyScope, IovKey, Synchronization, TimeType,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -158,6 +157,19 @@ pub enum ConddbCommand {
         /// Copy only this global tag and what it references.
         #[arg(long)]
         gt: Option<String>,
+    },
+    /// Serve the database read-only as JSON over HTTP, for jobs and caching proxies (Squid).
+    #[cfg(feature = "serve")]
+    Serve {
+        /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Worker threads, each with its own database connection.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// Append one line per request (`METHOD URL STATUS`) to this file.
+        #[arg(long)]
+        access_log: Option<PathBuf>,
     },
 }
 
@@ -310,74 +322,10 @@ struct Output {
     json: serde_json::Value,
 }
 
+pub use crate::time::{format_time, parse_time};
+
 fn out(text: String, json: serde_json::Value) -> Result<Output, CondError> {
     Ok(Output { text, json })
-}
-
-/// Formats µs since the epoch as `YYYY-MM-DD HH:MM:SS.ffffff` UTC.
-pub fn format_time(t: Micros) -> String {
-    if t == SNAPSHOT_LATEST {
-        return "latest".into();
-    }
-    let secs = t.div_euclid(1_000_000);
-    let micros = t.rem_euclid(1_000_000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
-/// Parses a snapshot time: `latest`, `now`, `YYYY-MM-DD[THH:MM:SS]` (UTC) or µs since epoch.
-pub fn parse_time(s: &str) -> Result<Micros, CondError> {
-    let bad = || {
-        CondError::Invalid(format!(
-            "bad time `{s}` (expected latest, now, YYYY-MM-DD[THH:MM:SS] or microseconds)"
-        ))
-    };
-    match s {
-        "latest" => return Ok(SNAPSHOT_LATEST),
-        "now" => return Ok(crate::db::now_micros()),
-        _ => {}
-    }
-    if let Ok(v) = s.parse::<i64>() {
-        return Ok(v);
-    }
-    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, "00:00:00"));
-    let time = time.trim_end_matches('Z');
-    let num = |p: Option<&str>| p.and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
-    let mut dp = date.splitn(3, '-');
-    let (y, m, d) = (num(dp.next())?, num(dp.next())?, num(dp.next())?);
-    let mut tp = time.splitn(3, ':');
-    let (hh, mm, ss) = (
-        num(tp.next())?,
-        num(tp.next())?,
-        num(tp.next().or(Some("0")))?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return Err(bad());
-    }
-    // Days since 1970-01-01 from a civil date (H. Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1_000_000)
 }
 
 /// Formats rows as an aligned text table.
@@ -439,6 +387,26 @@ fn execute(args: ConddbArgs, validators: &Validators) -> Result<Output, CondErro
     };
     let open = || ConditionsDb::open(&args.db, &opts);
     match args.cmd {
+        #[cfg(feature = "serve")]
+        ConddbCommand::Serve {
+            listen,
+            threads,
+            access_log,
+        } => {
+            let server = crate::serve::Server::start(
+                &args.db,
+                &listen,
+                &opts,
+                threads,
+                access_log.as_deref(),
+            )?;
+            // The first line tells scripts (and tests) where to connect.
+            println!("listening on http://{}", server.addr());
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            server.wait();
+            out(String::new(), json!({}))
+        }
         ConddbCommand::Init => {
             let db = ConditionsDb::init(&args.db, &opts)?;
             out(
@@ -800,7 +768,7 @@ mod tests {
         let t = parse_time("2026-11-23T14:15:16Z").unwrap();
         assert_eq!(format_time(t), "2026-11-23 14:15:16.000000");
         assert_eq!(parse_time("1970-01-01").unwrap(), 0);
-        assert_eq!(format_time(SNAPSHOT_LATEST), "latest");
+        assert_eq!(format_time(crate::SNAPSHOT_LATEST), "latest");
         assert!(parse_time("2026-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
     }

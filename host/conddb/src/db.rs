@@ -3,6 +3,8 @@
 
 use crate::backend::{self, Backend, Row, Value};
 use crate::cache::PayloadCache;
+use crate::iovs::{self, IovGroups, Query, TagIovs};
+use crate::remote::{GlobalTagDoc, HttpClient, HttpOptions};
 use crate::url::{redact_url, DbUrl};
 use crate::{
     payload_hash, schema, CondError, ConnectOptions, Hash, IovKey, Micros, Payload, Resolved,
@@ -10,16 +12,19 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A connection to a conditions database (SQLite or PostgreSQL), safe to share between threads.
 ///
 /// Reads go through one connection behind a mutex: resolution happens only at IOV boundaries
 /// and the host caches both answers and models, so the lock is not on the per-event path.
+/// Opened on `http://` services ([`ConditionsDb::open_http`]) the handle is read-only: the
+/// reads below answer as the database would, writers and whole-database listings are refused.
 pub struct ConditionsDb {
     url: DbUrl,
     opts: ConnectOptions,
-    conn: Mutex<Box<dyn Backend>>,
+    conn: Option<Mutex<Box<dyn Backend>>>,
+    remote: Option<HttpClient>,
     cache: Option<PayloadCache>,
     actor: Actor,
 }
@@ -160,12 +165,7 @@ pub struct TagLogEntry {
     pub text: String,
 }
 
-/// The current time in µs since the Unix epoch.
-pub(crate) fn now_micros() -> Micros {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
+use crate::time::now_micros;
 
 /// Removes anything that looks like the URL's password from a driver message.
 fn scrub(detail: &str, url: &str) -> String {
@@ -315,14 +315,6 @@ pub(crate) fn visible_iovs(
     Ok(out)
 }
 
-/// What a resolution is for, to name it in errors and in the answer.
-struct Query<'a> {
-    global_tag: &'a str,
-    record: &'a str,
-    label: &'a str,
-    key: IovKey,
-}
-
 /// Resolves `q.key` in `tag` as seen at `snapshot`: two statements, one for the global tag and
 /// mapping (done by the caller) and this one for the IOV and the start of the next one.
 fn resolve_in(
@@ -348,15 +340,7 @@ fn resolve_in(
         ],
     )?;
     let Some(r) = rows.first() else {
-        return Err(CondError::not_found(format!(
-            "no IOV covers run {} lumi {} (key {}) for record `{}` label `{}` in global tag `{}` (tag `{tag}`)",
-            q.key.run,
-            q.key.lumi,
-            time_type.format_key(key),
-            q.record,
-            q.label,
-            q.global_tag
-        )));
+        return Err(iovs::no_iov(q, tag, time_type));
     };
     Ok(Resolved {
         global_tag: q.global_tag.to_string(),
@@ -369,6 +353,14 @@ fn resolve_in(
         till: r.opt_int(3)?.map_or(u64::MAX, |t| t as u64),
         time_type,
     })
+}
+
+/// The "global tag not found" error of a resolution, worded the same by every backend.
+fn gt_not_found(q: &Query<'_>) -> CondError {
+    CondError::not_found(format!(
+        "global tag `{}` (asked for record `{}` label `{}` at run {} lumi {})",
+        q.global_tag, q.record, q.label, q.key.run, q.key.lumi
+    ))
 }
 
 fn fetch_payload(b: &mut dyn Backend, hash: &str, source: &str) -> Result<Payload, CondError> {
@@ -411,7 +403,8 @@ impl ConditionsDb {
     /// A `sqlite://` path that does not exist is an error (only [`ConditionsDb::init`] creates).
     pub fn open(url: &str, opts: &ConnectOptions) -> Result<Self, CondError> {
         let db = Self::connect(url, opts, false)?;
-        {
+        // A service checks its own database's schema when it starts.
+        if db.remote.is_none() {
             let mut conn = db.lock()?;
             schema::check(&mut **conn)?;
         }
@@ -429,8 +422,38 @@ impl ConditionsDb {
         Ok(db)
     }
 
+    /// Opens read-only access through `hepinfer conddb serve` services, tried in order
+    /// (failover), through `http.proxies` or the `http_proxy` environment variable.
+    pub fn open_http(
+        servers: &[String],
+        http: &HttpOptions,
+        opts: &ConnectOptions,
+    ) -> Result<Self, CondError> {
+        let client = HttpClient::new(servers, http, opts.retries, opts.backoff)?;
+        let cache = match &opts.payload_cache {
+            Some(dir) => Some(PayloadCache::new(dir)?),
+            None => None,
+        };
+        Ok(ConditionsDb {
+            url: DbUrl::Http(servers[0].clone()),
+            opts: opts.clone(),
+            conn: None,
+            remote: Some(client),
+            cache,
+            actor: Actor::from_environment(),
+        })
+    }
+
     fn connect(url: &str, opts: &ConnectOptions, create: bool) -> Result<Self, CondError> {
         let parsed = DbUrl::parse(url)?;
+        if let DbUrl::Http(u) = &parsed {
+            if create {
+                return Err(CondError::Invalid(format!(
+                    "{parsed} is a read-only conditions service: initialise the database behind it"
+                )));
+            }
+            return Self::open_http(std::slice::from_ref(u), &HttpOptions::default(), opts);
+        }
         let conn = connect_with_retry(&parsed, url, opts, create)?;
         let cache = match &opts.payload_cache {
             Some(dir) => Some(PayloadCache::new(dir)?),
@@ -439,7 +462,8 @@ impl ConditionsDb {
         Ok(ConditionsDb {
             url: parsed,
             opts: opts.clone(),
-            conn: Mutex::new(conn),
+            conn: Some(Mutex::new(conn)),
+            remote: None,
             cache,
             actor: Actor::from_environment(),
         })
@@ -457,8 +481,13 @@ impl ConditionsDb {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Box<dyn Backend>>, CondError> {
-        self.conn
-            .lock()
+        let Some(conn) = &self.conn else {
+            return Err(CondError::Invalid(format!(
+                "{} is a read-only conditions service: this operation needs the database itself",
+                self.url
+            )));
+        };
+        conn.lock()
             .map_err(|_| CondError::Backend("connection mutex poisoned".into()))
     }
 
@@ -466,7 +495,7 @@ impl ConditionsDb {
     fn raw_url(&self) -> String {
         match &self.url {
             DbUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-            DbUrl::Postgres(u) => u.clone(),
+            DbUrl::Postgres(u) | DbUrl::Http(u) => u.clone(),
         }
     }
 
@@ -549,6 +578,23 @@ impl ConditionsDb {
             label,
             key,
         };
+        if let Some(remote) = &self.remote {
+            let doc = remote.global_tag(global_tag).map_err(|e| match e {
+                CondError::NotFound { .. } => gt_not_found(&q),
+                e => e,
+            })?;
+            let Some(m) = doc
+                .map
+                .iter()
+                .find(|m| m.record == record && m.label == label)
+            else {
+                return Err(CondError::not_found(format!(
+                    "no mapping for record `{record}` label `{label}` in global tag `{global_tag}` (run {} lumi {})",
+                    key.run, key.lumi
+                )));
+            };
+            return self.resolve_remote(remote, &q, &m.tag, doc.global_tag.snapshot_time);
+        }
         self.with_read(|b| {
             let rows = b.query(
                 "SELECT g.snapshot_time, m.tag_name, t.time_type FROM global_tag g \
@@ -559,10 +605,7 @@ impl ConditionsDb {
                 &[record.into(), label.into(), global_tag.into()],
             )?;
             let Some(r) = rows.first() else {
-                return Err(CondError::not_found(format!(
-                    "global tag `{global_tag}` (asked for record `{record}` label `{label}` at run {} lumi {})",
-                    key.run, key.lumi
-                )));
+                return Err(gt_not_found(&q));
             };
             let (Value::Text(tag), Value::Text(tt)) = (&r.0[1], &r.0[2]) else {
                 return Err(CondError::not_found(format!(
@@ -591,10 +634,106 @@ impl ConditionsDb {
             label,
             key,
         };
+        if let Some(remote) = &self.remote {
+            let gt = remote.global_tag(global_tag)?;
+            return self.resolve_remote(remote, &q, tag, gt.global_tag.snapshot_time);
+        }
         self.with_read(|b| {
             let gt = get_gt(b, global_tag, false)?;
             let t = get_tag(b, tag, false)?;
             resolve_in(b, &q, tag, t.time_type, gt.snapshot_time)
+        })
+    }
+
+    /// Resolution over HTTP: the group of IOVs holding the key, resolved in memory.
+    fn resolve_remote(
+        &self,
+        remote: &HttpClient,
+        q: &Query<'_>,
+        tag: &str,
+        snapshot: Micros,
+    ) -> Result<Resolved, CondError> {
+        let groups = remote.groups(tag, snapshot, iovs::DEFAULT_IOV_GROUP)?;
+        let Some((from, to)) = groups.group_of(q.key.value(groups.time_type)) else {
+            return Err(iovs::no_iov(q, tag, groups.time_type));
+        };
+        remote.iovs(tag, snapshot, from, to)?.resolve(q)
+    }
+
+    /// The group boundaries of `tag` under `snapshot`, `group` IOVs per group: a job reads these
+    /// once, then [`ConditionsDb::tag_iovs`] of the groups its events fall in.
+    pub fn iov_groups(
+        &self,
+        tag: &str,
+        snapshot: Micros,
+        group: usize,
+    ) -> Result<IovGroups, CondError> {
+        if group == 0 {
+            return Err(CondError::Invalid(
+                "IOV group size must be at least 1".into(),
+            ));
+        }
+        if let Some(remote) = &self.remote {
+            return remote.groups(tag, snapshot, group);
+        }
+        self.with_read(|b| {
+            let t = get_tag(b, tag, false)?;
+            let sinces: Vec<u64> = b
+                .query(
+                    "SELECT DISTINCT since FROM iov WHERE tag_name = ? AND insertion_time <= ? ORDER BY since",
+                    &[tag.into(), snapshot.into()],
+                )?
+                .iter()
+                .map(|r| r.int(0).map(|v| v as u64))
+                .collect::<Result<_, _>>()?;
+            Ok(IovGroups {
+                tag: t.name,
+                time_type: t.time_type,
+                object_type: t.object_type,
+                snapshot,
+                count: sinces.len() as u64,
+                boundaries: iovs::boundaries(&sinces, group),
+            })
+        })
+    }
+
+    /// The IOVs of `tag` visible under `snapshot` with since in `[from, to)`, one per since.
+    pub fn tag_iovs(
+        &self,
+        tag: &str,
+        snapshot: Micros,
+        from: u64,
+        to: u64,
+    ) -> Result<TagIovs, CondError> {
+        if let Some(remote) = &self.remote {
+            return remote.iovs(tag, snapshot, from, to);
+        }
+        self.with_read(|b| {
+            let t = get_tag(b, tag, false)?;
+            let iovs = visible_iovs(b, tag, snapshot)?
+                .into_iter()
+                .filter(|(s, _)| (from..to).contains(s))
+                .collect();
+            Ok(TagIovs {
+                tag: t.name,
+                time_type: t.time_type,
+                object_type: t.object_type,
+                snapshot,
+                from,
+                to,
+                iovs,
+            })
+        })
+    }
+
+    /// A global tag and its mapping, in one request over HTTP.
+    pub fn global_tag_doc(&self, name: &str) -> Result<GlobalTagDoc, CondError> {
+        if let Some(remote) = &self.remote {
+            return remote.global_tag(name);
+        }
+        Ok(GlobalTagDoc {
+            global_tag: self.global_tag(name)?,
+            map: self.global_tag_map(name)?,
         })
     }
 
@@ -611,8 +750,7 @@ impl ConditionsDb {
                 return Ok(p);
             }
         }
-        let source = format!("database {}", self.url);
-        let p = self.with_read(|b| fetch_payload(b, hash, &source))?;
+        let p = self.payload_uncached(hash)?;
         if let Some(cache) = &self.cache {
             // The cache only saves time: a full or read-only cache directory must not stop a
             // job that has a verified payload in hand.
@@ -623,6 +761,9 @@ impl ConditionsDb {
 
     /// A payload straight from the database (no cache), verified against its hash.
     pub fn payload_uncached(&self, hash: &str) -> Result<Payload, CondError> {
+        if let Some(remote) = &self.remote {
+            return remote.payload(hash);
+        }
         let source = format!("database {}", self.url);
         self.with_read(|b| fetch_payload(b, hash, &source))
     }
@@ -835,7 +976,7 @@ impl ConditionsDb {
                 "gt_create",
                 &format!(
                     "global tag created, release `{release}`, snapshot {}",
-                    crate::cli::format_time(snapshot)
+                    crate::time::format_time(snapshot)
                 ),
             )
         })
@@ -896,6 +1037,9 @@ impl ConditionsDb {
 
     /// All global tags, by name.
     pub fn list_global_tags(&self) -> Result<Vec<GlobalTagInfo>, CondError> {
+        if let Some(remote) = &self.remote {
+            return remote.global_tags();
+        }
         self.with_read(|b| {
             b.query(
                 &format!("SELECT {GT_COLUMNS} FROM global_tag ORDER BY name"),
@@ -919,11 +1063,17 @@ impl ConditionsDb {
 
     /// One tag.
     pub fn tag(&self, name: &str) -> Result<TagInfo, CondError> {
+        if let Some(remote) = &self.remote {
+            return remote.tag(name);
+        }
         self.with_read(|b| get_tag(b, name, false))
     }
 
     /// One global tag.
     pub fn global_tag(&self, name: &str) -> Result<GlobalTagInfo, CondError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote.global_tag(name)?.global_tag);
+        }
         self.with_read(|b| get_gt(b, name, false))
     }
 
@@ -949,6 +1099,9 @@ impl ConditionsDb {
 
     /// The (record, label) → tag entries of a global tag.
     pub fn global_tag_map(&self, global_tag: &str) -> Result<Vec<MapEntry>, CondError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote.global_tag(global_tag)?.map);
+        }
         self.with_read(|b| {
             get_gt(b, global_tag, false)?;
             b.query(
@@ -1001,6 +1154,9 @@ impl ConditionsDb {
 
     /// The IOVs of `tag` visible at `snapshot`: one per since, the newest insertion.
     pub fn visible_iovs(&self, tag: &str, snapshot: Micros) -> Result<Vec<(u64, Hash)>, CondError> {
+        if self.remote.is_some() {
+            return Ok(self.tag_iovs(tag, snapshot, 0, u64::MAX)?.iovs);
+        }
         self.with_read(|b| {
             get_tag(b, tag, false)?;
             visible_iovs(b, tag, snapshot)

@@ -23,8 +23,17 @@ mod cache;
 pub mod cli;
 mod copy;
 mod db;
+mod httpget;
+mod iovs;
+pub mod remote;
 mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
+#[cfg(feature = "test-support")]
 pub mod testserver;
+#[cfg(feature = "test-support")]
+pub mod testsquid;
+mod time;
 mod url;
 pub mod validate;
 
@@ -35,6 +44,8 @@ use std::time::Duration;
 
 pub use copy::{CopyScope, CopyStats, DbContent, GtDiff, GtDiffEntry};
 pub use db::{ConditionsDb, GlobalTagInfo, IovInfo, MapEntry, TagInfo, TagLogEntry};
+pub use iovs::{IovGroups, TagIovs, DEFAULT_IOV_GROUP};
+pub use remote::{GlobalTagDoc, HttpOptions};
 pub use schema::SCHEMA_VERSION;
 pub use url::{redact_url, DbUrl};
 

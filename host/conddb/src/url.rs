@@ -11,6 +11,8 @@ pub enum DbUrl {
     Sqlite(PathBuf),
     /// `postgresql://...` or `postgres://...`, kept verbatim for the driver.
     Postgres(String),
+    /// `http://host:port[/prefix]`: a `hepinfer conddb serve` service (read-only).
+    Http(String),
 }
 
 impl DbUrl {
@@ -23,9 +25,11 @@ impl DbUrl {
             Ok(DbUrl::Sqlite(PathBuf::from(path)))
         } else if url.starts_with("postgresql://") || url.starts_with("postgres://") {
             Ok(DbUrl::Postgres(url.to_string()))
+        } else if url.starts_with("http://") {
+            Ok(DbUrl::Http(url.to_string()))
         } else {
             Err(CondError::Invalid(format!(
-                "unsupported database URL `{}` (expected sqlite://PATH or postgresql://...)",
+                "unsupported database URL `{}` (expected sqlite://PATH, postgresql://... or http://HOST:PORT)",
                 redact_url(url)
             )))
         }
@@ -36,7 +40,7 @@ impl fmt::Display for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
-            DbUrl::Postgres(u) => f.write_str(&redact_url(u)),
+            DbUrl::Postgres(u) | DbUrl::Http(u) => f.write_str(&redact_url(u)),
         }
     }
 }

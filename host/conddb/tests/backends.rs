@@ -9,30 +9,35 @@ use hepinfer_conddb::{
 use std::time::{Duration, Instant};
 
 backend_tests!(
-    greatest_since_not_after_key_wins,
-    equal_since_newest_insertion_wins,
-    snapshot_hides_later_insertions,
-    lumi_tags_use_run_lumi_keys,
-    run_tags_ignore_lumi,
-    missing_mapping_or_iov_names_everything,
-    resolve_in_tag_overrides_mapping_under_snapshot,
-    locked_tag_refuses_iovs,
-    locked_global_tag_refuses_remapping,
-    offline_tags_are_append_only,
-    mc_tags_take_one_iov_at_since_1,
-    every_change_writes_a_log_row,
-    payloads_are_never_overwritten,
-    iov_needs_matching_payload_type,
-    corrupted_payload_in_database_is_refused,
-    corrupted_payload_in_cache_is_refused,
-    cached_payload_survives_database_loss,
-    concurrent_cache_writers_leave_a_valid_file,
-    unreachable_database_retries_then_fails_without_password,
-    open_does_not_create_or_accept_uninitialised,
-    init_is_idempotent,
-    diff_reports_mapping_and_iov_differences,
-    copy_within_backend_preserves_everything,
-    concurrent_resolution_from_many_threads,
+    writes: [
+        locked_tag_refuses_iovs,
+        locked_global_tag_refuses_remapping,
+        offline_tags_are_append_only,
+        mc_tags_take_one_iov_at_since_1,
+        every_change_writes_a_log_row,
+        iov_needs_matching_payload_type,
+        open_does_not_create_or_accept_uninitialised,
+        init_is_idempotent,
+        diff_reports_mapping_and_iov_differences,
+        copy_within_backend_preserves_everything,
+    ],
+    reads: [
+        greatest_since_not_after_key_wins,
+        equal_since_newest_insertion_wins,
+        snapshot_hides_later_insertions,
+        lumi_tags_use_run_lumi_keys,
+        run_tags_ignore_lumi,
+        missing_mapping_or_iov_names_everything,
+        resolve_in_tag_overrides_mapping_under_snapshot,
+        payloads_are_never_overwritten,
+        corrupted_payload_in_database_is_refused,
+        corrupted_payload_in_cache_is_refused,
+        cached_payload_survives_database_loss,
+        concurrent_cache_writers_leave_a_valid_file,
+        unreachable_database_retries_then_fails_without_password,
+        concurrent_resolution_from_many_threads,
+        iov_groups_and_lists_agree_with_resolution,
+    ],
 );
 
 const T0: i64 = 1_000_000;
@@ -72,6 +77,7 @@ fn greatest_since_not_after_key_wins(fx: &Fixture) {
     db.append_iov("t", key(1), &h[0], Some(T0 + 2)).unwrap();
     db.append_iov("t", key(100), &h[1], Some(T0 + 3)).unwrap();
     gt(&db, "GT", None, "t");
+    let rd = fx.reader();
 
     let cases = [
         (1, &h[0], 1, 100),
@@ -83,7 +89,7 @@ fn greatest_since_not_after_key_wins(fx: &Fixture) {
         (u32::MAX, &h[2], 200, u64::MAX),
     ];
     for (run, hash, since, till) in cases {
-        let r = db.resolve("GT", "Rec", "lab", key(run)).unwrap();
+        let r = rd.resolve("GT", "Rec", "lab", key(run)).unwrap();
         assert_eq!(
             (&r.payload_hash, r.since, r.till),
             (hash, since, till),
@@ -95,7 +101,7 @@ fn greatest_since_not_after_key_wins(fx: &Fixture) {
         assert!(r.contains(key(run)));
         assert!(!r.contains(key(since as u32 - 1)) || since == 0);
     }
-    let r = db.resolve("GT", "Rec", "lab", key(150)).unwrap();
+    let r = rd.resolve("GT", "Rec", "lab", key(150)).unwrap();
     assert!(r.contains(key(100)) && r.contains(key(199)));
     assert!(!r.contains(key(99)) && !r.contains(key(200)));
 }
@@ -110,21 +116,22 @@ fn equal_since_newest_insertion_wins(fx: &Fixture) {
     db.append_iov("t", key(100), &h[2], Some(T0 + 30)).unwrap();
     gt(&db, "LATEST", None, "t");
     gt(&db, "BEFORE_FIX", Some(T0 + 25), "t");
+    let rd = fx.reader();
 
     assert_eq!(
-        db.resolve("LATEST", "Rec", "lab", key(150))
+        rd.resolve("LATEST", "Rec", "lab", key(150))
             .unwrap()
             .payload_hash,
         h[2]
     );
     assert_eq!(
-        db.resolve("BEFORE_FIX", "Rec", "lab", key(150))
+        rd.resolve("BEFORE_FIX", "Rec", "lab", key(150))
             .unwrap()
             .payload_hash,
         h[1]
     );
     // The re-insertion does not split the range.
-    let r = db.resolve("LATEST", "Rec", "lab", key(50)).unwrap();
+    let r = rd.resolve("LATEST", "Rec", "lab", key(50)).unwrap();
     assert_eq!((r.since, r.till), (1, 100));
 }
 
@@ -138,30 +145,31 @@ fn snapshot_hides_later_insertions(fx: &Fixture) {
     gt(&db, "SNAP20", Some(T0 + 20), "t");
     gt(&db, "SNAP30", Some(T0 + 30), "t"); // inclusive: inserted at the snapshot is visible
     gt(&db, "LATEST", Some(SNAPSHOT_LATEST), "t");
+    let rd = fx.reader();
 
     // The chosen IOV: since 100 does not exist yet for SNAP20.
-    let r = db.resolve("SNAP20", "Rec", "lab", key(150)).unwrap();
+    let r = rd.resolve("SNAP20", "Rec", "lab", key(150)).unwrap();
     assert_eq!((r.payload_hash.as_str(), r.since), (h[0].as_str(), 1));
     // ... and the range end: the later IOVs must not cut the range short.
     assert_eq!(r.till, u64::MAX);
-    let r = db.resolve("SNAP20", "Rec", "lab", key(50)).unwrap();
+    let r = rd.resolve("SNAP20", "Rec", "lab", key(50)).unwrap();
     assert_eq!(r.till, u64::MAX);
 
-    let r = db.resolve("SNAP30", "Rec", "lab", key(50)).unwrap();
+    let r = rd.resolve("SNAP30", "Rec", "lab", key(50)).unwrap();
     assert_eq!((r.since, r.till), (1, 100));
-    let r = db.resolve("SNAP30", "Rec", "lab", key(400)).unwrap();
+    let r = rd.resolve("SNAP30", "Rec", "lab", key(400)).unwrap();
     assert_eq!(
         (r.payload_hash.as_str(), r.since, r.till),
         (h[1].as_str(), 100, u64::MAX)
     );
 
-    let r = db.resolve("LATEST", "Rec", "lab", key(150)).unwrap();
+    let r = rd.resolve("LATEST", "Rec", "lab", key(150)).unwrap();
     assert_eq!((r.since, r.till), (100, 300));
 
     // A snapshot before every insertion sees nothing.
     gt(&db, "EMPTY", Some(T0), "t");
     assert!(matches!(
-        db.resolve("EMPTY", "Rec", "lab", key(150)),
+        rd.resolve("EMPTY", "Rec", "lab", key(150)),
         Err(CondError::NotFound { .. })
     ));
 }
@@ -187,9 +195,10 @@ fn lumi_tags_use_run_lumi_keys(fx: &Fixture) {
     db.append_iov("lt", IovKey::new(6, 0), &h[3], Some(T0 + 4))
         .unwrap();
     gt(&db, "GT", None, "lt");
+    let rd = fx.reader();
 
     let lumi = |r: u32, l: u32| (u64::from(r) << 32) | u64::from(l);
-    let r = db.resolve("GT", "Rec", "lab", IovKey::new(5, 15)).unwrap();
+    let r = rd.resolve("GT", "Rec", "lab", IovKey::new(5, 15)).unwrap();
     assert_eq!(r.time_type, TimeType::Lumi);
     assert_eq!(
         (r.payload_hash.as_str(), r.since, r.till),
@@ -199,20 +208,20 @@ fn lumi_tags_use_run_lumi_keys(fx: &Fixture) {
     assert!(!r.contains(IovKey::new(5, 20)));
     assert!(!r.contains(IovKey::new(5, 9)));
 
-    let r = db.resolve("GT", "Rec", "lab", IovKey::new(5, 9)).unwrap();
+    let r = rd.resolve("GT", "Rec", "lab", IovKey::new(5, 9)).unwrap();
     assert_eq!(
         (r.payload_hash.as_str(), r.since, r.till),
         (h[0].as_str(), lumi(1, 0), lumi(5, 10))
     );
     // Lumi 4e9 of run 5 is still before run 6.
-    let r = db
+    let r = rd
         .resolve("GT", "Rec", "lab", IovKey::new(5, 4_000_000_000))
         .unwrap();
     assert_eq!(
         (r.payload_hash.as_str(), r.till),
         (h[2].as_str(), lumi(6, 0))
     );
-    let r = db.resolve("GT", "Rec", "lab", IovKey::new(7, 1)).unwrap();
+    let r = rd.resolve("GT", "Rec", "lab", IovKey::new(7, 1)).unwrap();
     assert_eq!((r.payload_hash.as_str(), r.till), (h[3].as_str(), u64::MAX));
     assert_eq!(TimeType::Lumi.format_key(r.since), "6:0");
 }
@@ -224,7 +233,8 @@ fn run_tags_ignore_lumi(fx: &Fixture) {
     db.append_iov("t", key(1), &h[0], Some(T0 + 1)).unwrap();
     db.append_iov("t", key(5), &h[1], Some(T0 + 2)).unwrap();
     gt(&db, "GT", None, "t");
-    let r = db.resolve("GT", "Rec", "lab", IovKey::new(4, 999)).unwrap();
+    let rd = fx.reader();
+    let r = rd.resolve("GT", "Rec", "lab", IovKey::new(4, 999)).unwrap();
     assert_eq!(
         (r.payload_hash.as_str(), r.since, r.till),
         (h[0].as_str(), 1, 5)
@@ -244,26 +254,27 @@ fn missing_mapping_or_iov_names_everything(fx: &Fixture) {
     run_tag(&db, "t", Synchronization::Any);
     db.append_iov("t", key(100), &h[0], Some(T0 + 1)).unwrap();
     gt(&db, "GT_X", None, "t");
+    let rd = fx.reader();
 
     let msg = |e: CondError| {
         assert!(matches!(e, CondError::NotFound { .. }), "{e:?}");
         e.to_string()
     };
-    let m = msg(db
+    let m = msg(rd
         .resolve("NO_SUCH_GT", "Rec", "lab", key(150))
         .unwrap_err());
     assert!(m.contains("NO_SUCH_GT"), "{m}");
 
-    let m = msg(db
+    let m = msg(rd
         .resolve("GT_X", "Rec", "otherlabel", key(150))
         .unwrap_err());
     for part in ["GT_X", "Rec", "otherlabel", "150"] {
         assert!(m.contains(part), "`{part}` missing in: {m}");
     }
-    let m = msg(db.resolve("GT_X", "OtherRcd", "lab", key(150)).unwrap_err());
+    let m = msg(rd.resolve("GT_X", "OtherRcd", "lab", key(150)).unwrap_err());
     assert!(m.contains("OtherRcd") && m.contains("GT_X"), "{m}");
 
-    let m = msg(db
+    let m = msg(rd
         .resolve("GT_X", "Rec", "lab", IovKey::new(42, 7))
         .unwrap_err());
     for part in ["GT_X", "Rec", "lab", "run 42", "lumi 7", "no IOV"] {
@@ -280,7 +291,8 @@ fn resolve_in_tag_overrides_mapping_under_snapshot(fx: &Fixture) {
     db.append_iov("b", key(1), &h[1], Some(T0 + 1)).unwrap();
     db.append_iov("b", key(10), &h[2], Some(T0 + 100)).unwrap();
     gt(&db, "GT", Some(T0 + 50), "a");
-    let r = db.resolve_in_tag("GT", "Rec", "lab", "b", key(20)).unwrap();
+    let rd = fx.reader();
+    let r = rd.resolve_in_tag("GT", "Rec", "lab", "b", key(20)).unwrap();
     assert_eq!(
         (r.tag.as_str(), r.payload_hash.as_str()),
         ("b", h[1].as_str())
@@ -290,9 +302,9 @@ fn resolve_in_tag_overrides_mapping_under_snapshot(fx: &Fixture) {
         (1, u64::MAX),
         "the snapshot applies to the override"
     );
-    assert_eq!(db.resolve("GT", "Rec", "lab", key(20)).unwrap().tag, "a");
+    assert_eq!(rd.resolve("GT", "Rec", "lab", key(20)).unwrap().tag, "a");
     assert!(matches!(
-        db.resolve_in_tag("GT", "Rec", "lab", "nope", key(20)),
+        rd.resolve_in_tag("GT", "Rec", "lab", "nope", key(20)),
         Err(CondError::NotFound { .. })
     ));
 }
@@ -408,6 +420,7 @@ fn every_change_writes_a_log_row(fx: &Fixture) {
 fn payloads_are_never_overwritten(fx: &Fixture) {
     let db = fx.init();
     let a = db.insert_payload("onnx", b"same bytes", Some(T0)).unwrap();
+    let rd = fx.reader();
     let b = db
         .insert_payload("onnx", b"same bytes", Some(T0 + 99))
         .unwrap();
@@ -418,17 +431,17 @@ fn payloads_are_never_overwritten(fx: &Fixture) {
     let content = db.content().unwrap();
     assert_eq!(content.payloads.len(), 1);
     assert_eq!(content.payloads[0].3, T0, "first insertion kept");
-    let p = db.payload(&a).unwrap();
+    let p = rd.payload(&a).unwrap();
     assert_eq!(
         (p.object_type.as_str(), p.data.as_slice()),
         ("onnx", &b"same bytes"[..])
     );
     assert!(matches!(
-        db.payload(&"0".repeat(64)),
+        rd.payload(&"0".repeat(64)),
         Err(CondError::NotFound { .. })
     ));
     assert!(matches!(
-        db.payload("../etc/passwd"),
+        rd.payload("../etc/passwd"),
         Err(CondError::Invalid(_))
     ));
 }
@@ -450,13 +463,14 @@ fn iov_needs_matching_payload_type(fx: &Fixture) {
 fn corrupted_payload_in_database_is_refused(fx: &Fixture) {
     let db = fx.init();
     let h = payloads(&db, 2);
-    assert_eq!(db.payload(&h[0]).unwrap().hash, h[0]);
+    let rd = fx.reader();
+    assert_eq!(rd.payload(&h[0]).unwrap().hash, h[0]);
     let n = fx.raw(&format!(
         "UPDATE payload SET data = (SELECT data FROM payload WHERE hash = '{}') WHERE hash = '{}'",
         h[1], h[0]
     ));
     assert_eq!(n, 1);
-    let e = db.payload(&h[0]).unwrap_err();
+    let e = rd.payload(&h[0]).unwrap_err();
     match &e {
         CondError::Integrity { hash, detail, .. } => {
             assert_eq!(hash, &h[0]);
@@ -466,7 +480,7 @@ fn corrupted_payload_in_database_is_refused(fx: &Fixture) {
     }
     assert!(e.to_string().contains("integrity"), "{e}");
     // The untouched payload still reads fine.
-    assert_eq!(db.payload(&h[1]).unwrap().hash, h[1]);
+    assert_eq!(rd.payload(&h[1]).unwrap().hash, h[1]);
 }
 
 fn corrupted_payload_in_cache_is_refused(fx: &Fixture) {
@@ -560,8 +574,9 @@ fn unreachable_database_retries_then_fails_without_password(fx: &Fixture) {
         payload_cache: None,
     };
     let start = Instant::now();
-    let e = match ConditionsDb::open(&url, &opts) {
-        Ok(_) => panic!("opened an unreachable database"),
+    // A service is only asked at the first read; a database already at `open`.
+    let e = match ConditionsDb::open(&url, &opts).and_then(|db| db.list_global_tags()) {
+        Ok(_) => panic!("read from an unreachable database"),
         Err(e) => e,
     };
     let took = start.elapsed();
@@ -593,7 +608,7 @@ fn open_does_not_create_or_accept_uninitialised(fx: &Fixture) {
             assert!(!std::path::Path::new(fx.url.trim_start_matches("sqlite://")).exists());
             std::fs::write(fx.url.trim_start_matches("sqlite://"), b"").unwrap();
         }
-        Kind::Postgres => {}
+        Kind::Postgres | Kind::Http => {}
     }
     // The database exists but has no schema.
     let e = ConditionsDb::open(&fx.url, &fx.opts()).expect_err("must fail");
@@ -680,10 +695,11 @@ fn concurrent_resolution_from_many_threads(fx: &Fixture) {
             .unwrap();
     }
     gt(&db, "GT", None, "t");
+    let rd = fx.reader();
     // One shared handle, as the host's instances on many framework threads use it.
     std::thread::scope(|s| {
         for t in 0..4u32 {
-            let (db, h) = (&db, &h);
+            let (db, h) = (&rd, &h);
             s.spawn(move || {
                 for j in 0..60u32 {
                     let run = 1 + (t * 977 + j * 131) % 2000;
@@ -697,4 +713,49 @@ fn concurrent_resolution_from_many_threads(fx: &Fixture) {
             });
         }
     });
+}
+
+fn iov_groups_and_lists_agree_with_resolution(fx: &Fixture) {
+    let db = fx.init();
+    let h = payloads(&db, 25);
+    run_tag(&db, "t", Synchronization::Any);
+    for (i, hash) in h.iter().enumerate() {
+        db.append_iov("t", key(10 + 10 * i as u32), hash, Some(T0 + 10))
+            .unwrap();
+    }
+    // A correction at since 50 after the snapshot: invisible to SNAP.
+    db.append_iov("t", key(50), &h[0], Some(T0 + 90)).unwrap();
+    gt(&db, "SNAP", Some(T0 + 50), "t");
+    let rd = fx.reader();
+    let g = rd.iov_groups("t", T0 + 50, 10).unwrap();
+    assert_eq!((g.count, g.time_type), (25, TimeType::Run));
+    assert_eq!(g.boundaries, vec![10, 110, 210]);
+    assert_eq!(g.group_of(5), None);
+    assert_eq!(g.group_of(115), Some((110, 210)));
+    let mut seen = 0;
+    for (from, to) in [(10, 110), (110, 210), (210, u64::MAX)] {
+        let l = rd.tag_iovs("t", T0 + 50, from, to).unwrap();
+        assert_eq!((l.from, l.to, l.object_type.as_str()), (from, to, "onnx"));
+        for (i, (since, hash)) in l.iovs.iter().enumerate() {
+            assert_eq!(hash, &h[(*since as usize - 10) / 10], "since {since}");
+            // The range of each IOV in its group is what the database resolves.
+            let r = rd
+                .resolve("SNAP", "Rec", "lab", key(*since as u32 + 5))
+                .unwrap();
+            assert_eq!((r.since, r.till), (l.range(i).0, l.range(i).1));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 25);
+    // The whole list under the latest snapshot sees the correction.
+    let all = rd.tag_iovs("t", SNAPSHOT_LATEST, 0, u64::MAX).unwrap();
+    assert_eq!(all.iovs[4], (50, h[0].clone()));
+    assert!(matches!(
+        rd.iov_groups("nope", T0, 10),
+        Err(CondError::NotFound { .. })
+    ));
+    assert!(matches!(
+        rd.iov_groups("t", T0, 0),
+        Err(CondError::Invalid(_))
+    ));
 }

@@ -141,6 +141,10 @@ pub(crate) fn connect(url: &DbUrl, create: bool) -> Result<Box<dyn Backend>, Str
     match url {
         DbUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteBackend::open(path, create)?)),
         DbUrl::Postgres(u) => Ok(Box::new(pg::PgBackend::connect(u)?)),
+        DbUrl::Http(u) => Err(format!(
+            "{} is a read-only conditions service, not a database",
+            crate::redact_url(u)
+        )),
     }
 }
 

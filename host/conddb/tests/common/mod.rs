@@ -2,9 +2,13 @@
 //! that the test binary starts once (and stops at exit).
 #![allow(dead_code)] // each test binary uses a different subset
 
+use hepinfer_conddb::serve::Server;
 use hepinfer_conddb::testserver::PgServer;
-use hepinfer_conddb::{ConditionsDb, ConnectOptions, IovKey, Synchronization, TimeType};
+use hepinfer_conddb::{
+    ConditionsDb, ConnectOptions, HttpOptions, IovKey, Synchronization, TimeType,
+};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Which backend a fixture uses.
@@ -12,13 +16,18 @@ use std::time::Duration;
 pub enum Kind {
     Sqlite,
     Postgres,
+    /// Written through SQLite, read through `hepinfer conddb serve` over HTTP.
+    Http,
 }
 
 /// A fresh, empty database plus a scratch directory.
 pub struct Fixture {
     pub kind: Kind,
+    /// The database written to (SQLite behind the service for `Http`).
     pub url: String,
     pub dir: tempfile::TempDir,
+    /// The service in front of `url` (`Http`), started on the first read.
+    server: Mutex<Option<Server>>,
 }
 
 /// The per-binary PostgreSQL server; tests FAIL (not skip) when it cannot be started.
@@ -37,6 +46,14 @@ impl Fixture {
             kind: Kind::Sqlite,
             url,
             dir,
+            server: Mutex::new(None),
+        }
+    }
+
+    pub fn http() -> Self {
+        Fixture {
+            kind: Kind::Http,
+            ..Self::sqlite()
         }
     }
 
@@ -49,6 +66,7 @@ impl Fixture {
             kind: Kind::Postgres,
             url,
             dir,
+            server: Mutex::new(None),
         }
     }
 
@@ -56,6 +74,7 @@ impl Fixture {
         match kind {
             Kind::Sqlite => Self::sqlite(),
             Kind::Postgres => Self::postgres(),
+            Kind::Http => Self::http(),
         }
     }
 
@@ -78,7 +97,33 @@ impl Fixture {
     }
 
     pub fn open_with(&self, opts: &ConnectOptions) -> ConditionsDb {
-        ConditionsDb::open(&self.url, opts).expect("open")
+        match self.kind {
+            Kind::Http => ConditionsDb::open_http(
+                &[self.service_url()],
+                &HttpOptions {
+                    proxies: vec![],
+                    timeout: Some(Duration::from_secs(10)),
+                },
+                opts,
+            )
+            .expect("open http"),
+            _ => ConditionsDb::open(&self.url, opts).expect("open"),
+        }
+    }
+
+    /// A handle for reads: a new connection, or for `Http` a client of the service (started
+    /// now if it is not running; the database must be initialised).
+    pub fn reader(&self) -> ConditionsDb {
+        self.open_with(&self.opts())
+    }
+
+    /// The URL of the service in front of the database (started if needed).
+    pub fn service_url(&self) -> String {
+        let mut s = self.server.lock().unwrap();
+        let server = s.get_or_insert_with(|| {
+            Server::start(&self.url, "127.0.0.1:0", &self.opts(), 4, None).expect("start service")
+        });
+        format!("http://{}", server.addr())
     }
 
     /// Runs raw SQL behind the library's back.
@@ -89,8 +134,11 @@ impl Fixture {
     /// Makes the database go away under open connections: the SQLite file is emptied and
     /// removed, the PostgreSQL database dropped (its connections terminated).
     pub fn destroy(&self) {
+        if let Some(server) = self.server.lock().unwrap().take() {
+            server.stop();
+        }
         match self.kind {
-            Kind::Sqlite => {
+            Kind::Sqlite | Kind::Http => {
                 let path = self.url.trim_start_matches("sqlite://");
                 std::fs::write(path, b"").expect("truncate db file");
                 std::fs::remove_file(path).expect("remove db file");
@@ -114,20 +162,33 @@ impl Fixture {
                     .expect("free port");
                 format!("postgresql://reader:Sup3rS3cretPw@127.0.0.1:{port}/conditions")
             }
+            Kind::Http => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .expect("free port");
+                format!("http://reader:Sup3rS3cretPw@127.0.0.1:{port}/conditions")
+            }
         }
     }
 }
 
 /// Instantiates every listed test function `fn(&Fixture)` once per backend, in modules
-/// `sqlite` and `postgres`.
+/// `sqlite` and `postgres`; the `reads` also in module `http` (written through SQLite, read
+/// through `hepinfer conddb serve`: same rules, same answers).
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    (writes: [$($w:ident),* $(,)?], reads: [$($r:ident),* $(,)?] $(,)?) => {
         mod sqlite {
-            $( #[test] fn $name() { super::$name(&$crate::common::Fixture::sqlite()) } )*
+            $( #[test] fn $w() { super::$w(&$crate::common::Fixture::sqlite()) } )*
+            $( #[test] fn $r() { super::$r(&$crate::common::Fixture::sqlite()) } )*
         }
         mod postgres {
-            $( #[test] fn $name() { super::$name(&$crate::common::Fixture::postgres()) } )*
+            $( #[test] fn $w() { super::$w(&$crate::common::Fixture::postgres()) } )*
+            $( #[test] fn $r() { super::$r(&$crate::common::Fixture::postgres()) } )*
+        }
+        mod http {
+            $( #[test] fn $r() { super::$r(&$crate::common::Fixture::http()) } )*
         }
     };
 }
