@@ -50,6 +50,9 @@ pub struct Provenance {
     pub label: String,
     /// SHA-256 of the payload.
     pub hash: String,
+    /// For a model the payload only points to (a remote model): what serves it — server(s),
+    /// model name and version, and the SHA-256 the server reported for its model file.
+    pub served_by: Option<String>,
     /// `model` and `hash` NUL-terminated, for the C API.
     pub(crate) c_strings: (CString, CString),
 }
@@ -213,6 +216,7 @@ impl Instance {
             record: slot.record.clone(),
             label: slot.label.clone(),
             hash: model.hash.clone(),
+            served_by: model.model.describe(),
             c_strings: (c_string(&slot.name), c_string(&model.hash)),
         });
         let cur = Arc::new(Current {
