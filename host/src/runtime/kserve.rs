@@ -297,11 +297,23 @@ fn dtype_of(s: &str) -> Option<DType> {
     })
 }
 
-fn is_transient(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded
-    )
+/// Whether a failed call may succeed when tried again (here or on another server).
+fn is_transient(s: &tonic::Status) -> bool {
+    match s.code() {
+        Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded => {
+            true
+        }
+        // A connection that broke under a call in flight (server killed) comes back from the
+        // client's transport as UNKNOWN "transport error", not from the server.
+        Code::Unknown => is_transport_failure(s),
+        _ => false,
+    }
+}
+
+/// A failure of the connection rather than an answer of the server.
+fn is_transport_failure(s: &tonic::Status) -> bool {
+    s.code() == Code::Unavailable
+        || (s.code() == Code::Unknown && s.message().contains("transport error"))
 }
 
 fn status_text(s: &tonic::Status) -> String {
@@ -324,12 +336,7 @@ async fn describe(
 ) -> std::result::Result<Described, (bool, String)> {
     let left = || deadline.saturating_duration_since(Instant::now());
     let who = format!("server {url} model '{}'", spec.model);
-    let transient = |s: tonic::Status| {
-        (
-            is_transient(s.code()),
-            format!("{who}: {}", status_text(&s)),
-        )
-    };
+    let transient = |s: tonic::Status| (is_transient(&s), format!("{who}: {}", status_text(&s)));
     let meta = tokio::time::timeout(
         left(),
         client.model_metadata(timed(
@@ -821,8 +828,8 @@ impl KServeModel {
                 message: format!("server {}: no answer before the deadline", s.url),
             }),
             Ok(Err(status)) => {
-                let transient = is_transient(status.code());
-                if status.code() == Code::Unavailable {
+                let transient = is_transient(&status);
+                if is_transport_failure(&status) {
                     // The server may come back as another process: check it again then.
                     s.verified.store(false, Relaxed);
                 }
