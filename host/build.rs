@@ -39,6 +39,9 @@ fn kserve_proto() {
     std::env::set_var("PROTOC", protoc);
     tonic_prost_build::configure()
         .build_server(false)
+        // Tensor contents as reference-counted buffers: a retried request is not copied again.
+        .bytes(".inference.ModelInferRequest.raw_input_contents")
+        .bytes(".inference.ModelInferResponse.raw_output_contents")
         .compile_protos(&[&file], &[&proto])
         .expect("compiling proto/kserve_v2.proto");
 }

@@ -57,6 +57,23 @@ pub struct Provenance {
     pub(crate) c_strings: (CString, CString),
 }
 
+impl Provenance {
+    /// This provenance for a call that `served` says ran elsewhere: its description, and the
+    /// hash of the payload that really ran (a remote model's local fallback) when it differs.
+    fn served(&self, served: &crate::runtime::Served) -> Provenance {
+        let hash = served
+            .payload
+            .as_deref()
+            .map_or_else(|| self.hash.clone(), str::to_string);
+        Provenance {
+            c_strings: (self.c_strings.0.clone(), c_string(&hash)),
+            served_by: Some(served.description.to_string()),
+            hash,
+            ..self.clone()
+        }
+    }
+}
+
 /// A C string of `s` (interior NULs, which C cannot carry, replaced).
 pub(crate) fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
@@ -245,6 +262,7 @@ impl Instance {
             inst: self,
             event,
             pinned: RefCell::new(SmallVec::new()),
+            served: RefCell::new(SmallVec::new()),
         };
         let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
         let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
@@ -255,11 +273,16 @@ impl Instance {
         for t in &tensors {
             check_output(&self.plugin, t)?;
         }
+        let served = ctx.served.into_inner();
         let provenance = ctx
             .pinned
             .into_inner()
             .into_iter()
-            .map(|(_, c)| c.provenance.clone())
+            .map(|(i, c)| match served.iter().find(|(j, _)| *j == i) {
+                // A remote model: which server (or fallback) served this very call.
+                Some((_, s)) => Arc::new(c.provenance.served(s)),
+                None => c.provenance.clone(),
+            })
             .collect();
         Ok(CallOutputs {
             tensors,
@@ -344,6 +367,8 @@ struct Ctx<'a> {
     event: EventKey,
     // Models used by this call, pinned at first use so that a call never mixes two models.
     pinned: RefCell<Pinned>,
+    // Who served the calls of remote models (slot index, last call's server or fallback).
+    served: RefCell<SmallVec<[(usize, crate::runtime::Served); 1]>>,
 }
 
 impl CallContext for Ctx<'_> {
@@ -382,7 +407,15 @@ impl CallContext for Ctx<'_> {
                     m
                 }
             };
-            m.model.model.run(inputs.as_slice())
+            let (t, served) = m.model.model.run_traced(inputs.as_slice())?;
+            if let Some(s) = served {
+                let mut all = self.served.borrow_mut();
+                match all.iter_mut().find(|(i, _)| *i == index) {
+                    Some(slot) => slot.1 = s,
+                    None => all.push((index, s)),
+                }
+            }
+            Ok(t)
         };
         match run() {
             Ok(t) => RResult::ROk(t.into()),

@@ -90,9 +90,13 @@ fn a_server_killed_mid_job_means_fallback_or_a_clear_error_and_its_restart_is_pi
     // With a fallback: same physics from the local model, within the deadline, logged once.
     for i in 0..3 {
         let t = Instant::now();
-        let (p, _) = run_btag(&fb, 2 + i, args).expect("fallback serves the call");
+        let (p, prov) = run_btag(&fb, 2 + i, args).expect("fallback serves the call");
         let took = t.elapsed();
         assert!(max_abs_diff(&p, want) <= 1e-5, "fallback physics");
+        // Provenance: the local payload that really ran, not the remote one.
+        assert_eq!(prov[0].hash, sha, "fallback call provenance");
+        let by = prov[0].served_by.as_deref().unwrap_or_default();
+        assert!(by.contains("local fallback"), "{by}");
         assert!(
             took < Duration::from_millis(TIMEOUT_MS + 1000),
             "call {i} took {took:?}, deadline {TIMEOUT_MS} ms"
@@ -145,7 +149,13 @@ fn a_server_killed_mid_job_means_fallback_or_a_clear_error_and_its_restart_is_pi
     triton.restart();
     let (p, _) = run_btag(&no, 20, args).expect("the restarted server answers");
     assert!(max_abs_diff(&p, want) <= 1e-5);
-    run_btag(&fb, 21, args).unwrap();
+    let (_, prov) = run_btag(&fb, 21, args).unwrap();
+    assert_ne!(
+        prov[0].hash, sha,
+        "served remotely again: the kserve payload"
+    );
+    let by = prov[0].served_by.as_deref().unwrap_or_default();
+    assert!(by.contains(&triton.url()), "{by}");
     let s = stats(&fb);
     assert_eq!((s.remote_calls, s.fallback_calls), (2, 3), "{s:?}");
     assert!(
@@ -199,7 +209,11 @@ fn a_second_server_takes_over_when_the_first_dies() {
     );
     a.kill_hard();
     for i in 5..10 {
-        assert!(max_abs_diff(&run_btag(&inst, i, args).unwrap().0, want) <= 1e-5);
+        let (p, prov) = run_btag(&inst, i, args).unwrap();
+        assert!(max_abs_diff(&p, want) <= 1e-5);
+        // Each call's provenance names the server that answered it.
+        let by = prov[0].served_by.as_deref().unwrap_or_default();
+        assert!(by.contains(&b.url()), "{by}");
     }
     let s = stats(&inst);
     assert_eq!(s.per_server[2].1, 5, "the second server took over: {s:?}");

@@ -37,7 +37,7 @@
 //! onto it and the calling thread waits on a channel, so calls work from any thread — including
 //! threads that run a tokio runtime of their own.
 
-use super::{check_inputs, Model, ModelPort};
+use super::{check_inputs, Model, ModelPort, Served};
 use crate::error::{Error, Result};
 use hepinfer_plugin_api::{DType, Tensor, TensorBuf, TensorData, TensorView};
 use parking_lot::Mutex;
@@ -245,10 +245,12 @@ struct WirePort {
 
 struct Server {
     url: String,
+    /// This server as provenance of a call.
+    served: Served,
     client: GrpcInferenceServiceClient<Channel>,
     /// Identity checked since the last transport failure.
     verified: AtomicBool,
-    served: AtomicU64,
+    answered: AtomicU64,
 }
 
 /// What a server says about the model: its signature and declared hash.
@@ -268,6 +270,8 @@ pub struct KServeModel {
     wire: Vec<WirePort>,
     batched: bool,
     fallback: Option<Arc<dyn Model>>,
+    /// The fallback as provenance of a call.
+    fallback_served: Option<Served>,
     fallback_logged: AtomicBool,
     /// Server that answered last: calls start there.
     preferred: AtomicUsize,
@@ -599,15 +603,31 @@ impl KServeModel {
                     .connect_timeout(Duration::from_millis(payload.timeout_ms))
                     .tcp_nodelay(true);
                 servers.push(Server {
+                    served: Served {
+                        description: format!(
+                            "kserve server {url} model '{}' version '{}' (server-reported SHA-256 {})",
+                            payload.model, payload.version, payload.sha256
+                        )
+                        .into(),
+                        payload: None,
+                    },
                     url,
                     client: GrpcInferenceServiceClient::new(ep.connect_lazy())
                         .max_decoding_message_size(1 << 30)
                         .max_encoding_message_size(1 << 30),
                     verified: AtomicBool::new(false),
-                    served: AtomicU64::new(0),
+                    answered: AtomicU64::new(0),
                 });
             }
         }
+        let fallback_served = payload.fallback.as_ref().map(|h| Served {
+            description: format!(
+                "local fallback payload {h} of kserve model '{}' (no server answered)",
+                payload.model
+            )
+            .into(),
+            payload: Some(h.as_str().into()),
+        });
         let mut model = KServeModel {
             description: String::new(),
             spec: payload,
@@ -616,6 +636,7 @@ impl KServeModel {
             outputs: Vec::new(),
             wire: Vec::new(),
             batched: false,
+            fallback_served,
             fallback,
             fallback_logged: AtomicBool::new(false),
             preferred: AtomicUsize::new(0),
@@ -721,7 +742,7 @@ impl KServeModel {
     pub fn stats(&self) -> RemoteStats {
         let mut s = self.stats.lock().clone();
         for (slot, server) in s.per_server.iter_mut().zip(&self.servers) {
-            slot.1 = server.served.load(Relaxed);
+            slot.1 = server.answered.load(Relaxed);
         }
         s
     }
@@ -768,7 +789,7 @@ impl KServeModel {
                     datatype: w.datatype.to_string(),
                     shape: wire_shape,
                 });
-            req.raw_input_contents.push(raw_bytes(&t.data));
+            req.raw_input_contents.push(raw_bytes(&t.data).into());
         }
         for p in &self.outputs {
             req.outputs
@@ -858,7 +879,7 @@ impl KServeModel {
     fn run_remote(
         &self,
         inputs: &[TensorView<'_>],
-    ) -> std::result::Result<Vec<Tensor>, (bool, Error)> {
+    ) -> std::result::Result<(Vec<Tensor>, usize), (bool, Error)> {
         let (req, batch) = self.request(inputs).map_err(|e| (false, e))?;
         let deadline = Instant::now() + Duration::from_millis(self.spec.timeout_ms);
         let n = self.servers.len();
@@ -876,9 +897,9 @@ impl KServeModel {
                 }
                 match self.attempt(i, &req, batch, deadline) {
                     Ok(t) => {
-                        self.servers[i].served.fetch_add(1, Relaxed);
+                        self.servers[i].answered.fetch_add(1, Relaxed);
                         self.preferred.store(i, Relaxed);
-                        return Ok(t);
+                        return Ok((t, i));
                     }
                     Err(f) => {
                         let last = attempt == self.spec.retries;
@@ -918,19 +939,23 @@ impl KServeModel {
 
 impl Model for KServeModel {
     fn run(&self, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
+        self.run_traced(inputs).map(|(t, _)| t)
+    }
+
+    fn run_traced(&self, inputs: &[TensorView<'_>]) -> Result<(Vec<Tensor>, Option<Served>)> {
         check_inputs(&self.inputs, inputs)?;
         match self.run_remote(inputs) {
-            Ok(t) => {
+            Ok((t, server)) => {
                 self.stats.lock().remote_calls += 1;
-                Ok(t)
+                Ok((t, Some(self.servers[server].served.clone())))
             }
             Err((down, e)) => match (&self.fallback, down) {
                 (Some(f), true) => {
                     if !self.fallback_logged.swap(true, Relaxed) {
                         self.warn(&format!(
-                                "{e}; running this and later such calls on the local fallback payload {}",
-                                self.spec.fallback.as_deref().unwrap_or("")
-                            ));
+                            "{e}; running this and later such calls on the local fallback payload {}",
+                            self.spec.fallback.as_deref().unwrap_or("")
+                        ));
                     }
                     let r = f.run(inputs);
                     let mut s = self.stats.lock();
@@ -939,7 +964,8 @@ impl Model for KServeModel {
                     } else {
                         s.failed_calls += 1;
                     }
-                    r
+                    drop(s);
+                    Ok((r?, self.fallback_served.clone()))
                 }
                 _ => {
                     self.stats.lock().failed_calls += 1;
@@ -1120,7 +1146,7 @@ mod tests {
                 datatype: datatype.into(),
                 shape,
             }],
-            raw_output_contents: vec![raw],
+            raw_output_contents: vec![raw.into()],
             ..Default::default()
         }
     }

@@ -35,6 +35,11 @@ pub trait Model: Send + Sync {
     fn outputs(&self) -> &[ModelPort];
     /// Backend name (`onnxruntime`, `libtorch`, `kserve`).
     fn backend(&self) -> &'static str;
+    /// [`run`](Model::run), also saying who served this call when the payload only points to
+    /// the model (a remote model: which server, or its local fallback). Provenance uses it.
+    fn run_traced(&self, inputs: &[TensorView<'_>]) -> Result<(Vec<Tensor>, Option<Served>)> {
+        Ok((self.run(inputs)?, None))
+    }
     /// Where and what runs the model, for provenance, when the payload hash alone does not say
     /// it (a remote model: server, model name and version, the SHA-256 the server reports).
     fn describe(&self) -> Option<String> {
@@ -45,6 +50,16 @@ pub trait Model: Send + Sync {
     fn remote_stats(&self) -> Option<kserve::RemoteStats> {
         None
     }
+}
+
+/// Who served one call of a model whose payload only points to it (see [`Model::run_traced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The server, model name and version and the SHA-256 the server reported; or the local
+    /// fallback that ran instead.
+    pub description: Arc<str>,
+    /// The payload that really ran when it is not the model's own (the local fallback's hash).
+    pub payload: Option<Arc<str>>,
 }
 
 /// What loading a payload may need besides its bytes.
