@@ -82,7 +82,7 @@ fn main() {
     let li = local.instance("btag-rnn", "{}").unwrap();
     let ri = remote.instance("btag-rnn", "{}").unwrap();
     let all = btag_inputs();
-    let events: Vec<Vec<(Vec<f32>, Vec<f32>, Vec<i64>)>> = [1usize, 16]
+    let events: Vec<Vec<BtagEvent>> = [1usize, 16]
         .iter()
         .map(|&n| (0..50 - n).map(|s| btag_subset(&all, s..s + n)).collect())
         .collect();

@@ -197,7 +197,7 @@ pub struct ModelCache {
     opts: LoadOptions,
     clock: AtomicU64,
     loads: AtomicU64,
-    warn: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    warn: Option<runtime::WarnFn>,
 }
 
 impl ModelCache {
@@ -216,7 +216,7 @@ impl ModelCache {
 
     /// Where models that keep running in a degraded way (a remote model on its local fallback)
     /// send their warnings.
-    pub fn with_warnings(mut self, warn: Arc<dyn Fn(&str) + Send + Sync>) -> Self {
+    pub fn with_warnings(mut self, warn: runtime::WarnFn) -> Self {
         self.warn = Some(warn);
         self
     }

@@ -277,7 +277,7 @@ pub struct KServeModel {
     preferred: AtomicUsize,
     stats: Mutex<RemoteStats>,
     description: String,
-    log: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    log: Option<super::WarnFn>,
 }
 
 fn kserve_dtype(d: DType) -> &'static str {
@@ -588,7 +588,7 @@ impl KServeModel {
     pub fn new(
         payload: KServePayload,
         fallback: Option<Arc<dyn Model>>,
-        log: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+        log: Option<super::WarnFn>,
     ) -> Result<Self> {
         let rt = runtime()?;
         let mut servers = Vec::new();

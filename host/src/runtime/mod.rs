@@ -62,13 +62,19 @@ pub struct Served {
     pub payload: Option<Arc<str>>,
 }
 
+/// Where a model sends warnings about running in a degraded way (fallback in use).
+pub type WarnFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Loads another payload by hash (through the model cache).
+pub type LoadPayloadFn<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Model>>;
+
 /// What loading a payload may need besides its bytes.
 #[derive(Default)]
 pub struct LoadContext<'a> {
     /// Loads another payload by hash through the model cache (a remote model's local fallback).
-    pub load_payload: Option<&'a dyn Fn(&str) -> Result<Arc<dyn Model>>>,
+    pub load_payload: Option<LoadPayloadFn<'a>>,
     /// Receives warnings of models that keep running in a degraded way (fallback in use).
-    pub warn: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub warn: Option<WarnFn>,
 }
 
 /// Options for loading models, from the host configuration.

@@ -358,11 +358,14 @@ pub fn jet_inputs() -> (Vec<f32>, Vec<i64>, Vec<f32>) {
     (c, g["offsets"].i64(), g["p_w"].f32())
 }
 
+/// One b-tagging call's raw inputs: jets [n, 3], tracks [m, 7], offsets.
+pub type BtagEvent = (Vec<f32>, Vec<f32>, Vec<i64>);
+
 /// Jets `range` of the golden btag-rnn sample: (jets, tracks, offsets rebased to 0).
 pub fn btag_subset(
     all: &(Vec<f32>, Vec<f32>, Vec<i64>, Vec<f32>),
     range: std::ops::Range<usize>,
-) -> (Vec<f32>, Vec<f32>, Vec<i64>) {
+) -> BtagEvent {
     let (jets, tracks, offsets, _) = all;
     let (a, b) = (offsets[range.start] as usize, offsets[range.end] as usize);
     (
