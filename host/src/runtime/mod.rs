@@ -102,6 +102,8 @@ pub fn load_with(
     opts: &LoadOptions,
     ctx: &LoadContext<'_>,
 ) -> Result<Arc<dyn Model>> {
+    // Only payloads that refer to other payloads (kserve) use the context.
+    let _ = ctx;
     match object_type {
         #[cfg(feature = "kserve")]
         "kserve" => {
