@@ -60,11 +60,11 @@ use proto::grpc_inference_service_client::GrpcInferenceServiceClient;
 pub const SHA256_PARAMETER: &str = "hepinfer_sha256";
 
 /// Longest `timeout_ms` a payload may ask for (10 minutes).
-pub const MAX_TIMEOUT_MS: u64 = 600_000;
+const MAX_TIMEOUT_MS: u64 = 600_000;
 /// Most retries per server a payload may ask for.
-pub const MAX_RETRIES: u32 = 10;
+const MAX_RETRIES: u32 = 10;
 /// Most servers in one payload.
-pub const MAX_SERVERS: usize = 16;
+const MAX_SERVERS: usize = 16;
 
 fn default_timeout_ms() -> u64 {
     5000
