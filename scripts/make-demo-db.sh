@@ -74,3 +74,33 @@ torch_tag CaloGanRcd "$root/plugins/calo-gan/model/calo_gan.pt" CaloGan_v1_torch
   "calo-gan generator, TorchScript export of the weights in CaloGan_v1_offline"
 c gt lock HEPINFER_DEMO_TORCH_V1
 echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_V2, HEPINFER_DEMO_TORCH_V1)"
+# Third global tag (issue #13), only when HEPINFER_DEMO_KSERVE_SERVERS names KServe v2 gRPC
+# endpoints (comma-separated; scripts/demo-remote.sh starts a Triton and sets it): btag-rnn and
+# jet-cnn served by those servers, each payload naming the SHA-256 the server must declare and
+# its local ONNX payload as fallback; every other record as in HEPINFER_DEMO_V1. Moving a record
+# from local to remote is a global tag choice: the job and the plugins do not change.
+if [ -n "${HEPINFER_DEMO_KSERVE_SERVERS:-}" ]; then
+  kdir="$(mktemp -d)"
+  trap 'rm -rf "$kdir"' EXIT
+  kserve_tag() { # record, server model name, onnx file, tag, description
+    python3 - "$HEPINFER_DEMO_KSERVE_SERVERS" "$2" "$3" > "$kdir/$2.kserve" <<'PY'
+import hashlib, json, sys
+servers, model, onnx = sys.argv[1:4]
+sha = hashlib.sha256(open(onnx, "rb").read()).hexdigest()
+print(json.dumps({"servers": servers.split(","), "model": model, "version": "1",
+                  "timeout_ms": 5000, "retries": 2, "sha256": sha, "fallback": sha}))
+PY
+    c upload "$kdir/$2.kserve" --tag "$4" --since 1 --create --sync offline --description "$5"
+    c gt map HEPINFER_DEMO_REMOTE_V1 "$1" "" "$4"
+  }
+  c gt create HEPINFER_DEMO_REMOTE_V1 --description "hepinfer demo: b-tagging and W-tagging on a Triton server" --release 0.1
+  c gt map HEPINFER_DEMO_REMOTE_V1 SeqClassifierRcd "" SeqClassifier_v1_offline
+  c gt map HEPINFER_DEMO_REMOTE_V1 TrackGnnRcd "" TrackGnn_v1_offline
+  c gt map HEPINFER_DEMO_REMOTE_V1 CaloGanRcd "" CaloGan_v1_offline
+  kserve_tag BTagRnnRcd btag-rnn "$root/plugins/btag-rnn/model/model.onnx" BTagRnn_v1_triton \
+    "btag-rnn served by Triton (KServe v2 gRPC); fallback: the payload of BTagRnn_v1_offline"
+  kserve_tag JetCnnRcd jet-cnn "$root/plugins/jet-cnn/model/model.onnx" JetCnn_v1_triton \
+    "jet-cnn served by Triton (KServe v2 gRPC); fallback: the payload of JetCnn_v1_offline"
+  c gt lock HEPINFER_DEMO_REMOTE_V1
+  echo "make-demo-db: global tag HEPINFER_DEMO_REMOTE_V1 serves BTagRnnRcd, JetCnnRcd from $HEPINFER_DEMO_KSERVE_SERVERS"
+fi

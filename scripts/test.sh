@@ -35,6 +35,11 @@ bash scripts/build.sh debug
 step "clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "Triton for the kserve backend's tests (nvidia-pytriton + onnxruntime wheels into .triton-venv, reused)"
+# Assigned first so that a failed set-up stops the script here.
+triton_env="$(bash scripts/setup-triton.sh)"
+eval "$triton_env"
+
 step "tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # cargo's own summary lines are read by CI; make sure at least one test ran.

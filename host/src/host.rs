@@ -97,7 +97,11 @@ impl Host {
             pool_size: config.session_pool_size,
             cpu_arena: config.cpu_arena,
         };
-        let cache = Arc::new(ModelCache::new(config.model_cache_bytes, opts));
+        let warn_to = logger.clone();
+        let cache = Arc::new(
+            ModelCache::new(config.model_cache_bytes, opts)
+                .with_warnings(Arc::new(move |m: &str| warn_to.log(LogLevel::Warn, m))),
+        );
         Ok(Host {
             config,
             logger,

@@ -94,8 +94,28 @@ pub struct Provenance {
     pub label: String,
     /// SHA-256 of the payload.
     pub hash: String,
+    /// For a model the payload only points to (a remote model): what serves it — server(s),
+    /// model name and version, and the SHA-256 the server reported for its model file.
+    pub served_by: Option<String>,
     /// `model` and `hash` NUL-terminated, for the C API.
     pub(crate) c_strings: (CString, CString),
+}
+
+impl Provenance {
+    /// This provenance for a call that `served` says ran elsewhere: its description, and the
+    /// hash of the payload that really ran (a remote model's local fallback) when it differs.
+    fn served(&self, served: &crate::runtime::Served) -> Provenance {
+        let hash = served
+            .payload
+            .as_deref()
+            .map_or_else(|| self.hash.clone(), str::to_string);
+        Provenance {
+            c_strings: (self.c_strings.0.clone(), c_string(&hash)),
+            served_by: Some(served.description.to_string()),
+            hash,
+            ..self.clone()
+        }
+    }
 }
 
 /// A C string of `s` (interior NULs, which C cannot carry, replaced).
@@ -274,6 +294,7 @@ impl Instance {
             record: slot.record.clone(),
             label: slot.label.clone(),
             hash: model.hash.clone(),
+            served_by: model.model.describe(),
             c_strings: (c_string(&slot.name), c_string(&model.hash)),
         });
         slot.remember(Known {
@@ -299,6 +320,7 @@ impl Instance {
             inst: self,
             event,
             pinned: RefCell::new(SmallVec::new()),
+            served: RefCell::new(SmallVec::new()),
         };
         let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
         let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
@@ -309,11 +331,16 @@ impl Instance {
         for t in &tensors {
             check_output(&self.plugin, t)?;
         }
+        let served = ctx.served.into_inner();
         let provenance = ctx
             .pinned
             .into_inner()
             .into_iter()
-            .map(|(_, c)| c.provenance.clone())
+            .map(|(i, c)| match served.iter().find(|(j, _)| *j == i) {
+                // A remote model: which server (or fallback) served this very call.
+                Some((_, s)) => Arc::new(c.provenance.served(s)),
+                None => c.provenance.clone(),
+            })
             .collect();
         Ok(CallOutputs {
             tensors,
@@ -398,6 +425,8 @@ struct Ctx<'a> {
     event: EventKey,
     // Models used by this call, pinned at first use so that a call never mixes two models.
     pinned: RefCell<Pinned>,
+    // Who served the calls of remote models (slot index, last call's server or fallback).
+    served: RefCell<SmallVec<[(usize, crate::runtime::Served); 1]>>,
 }
 
 impl CallContext for Ctx<'_> {
@@ -436,7 +465,15 @@ impl CallContext for Ctx<'_> {
                     m
                 }
             };
-            m.model.model.run(inputs.as_slice())
+            let (t, served) = m.model.model.run_traced(inputs.as_slice())?;
+            if let Some(s) = served {
+                let mut all = self.served.borrow_mut();
+                match all.iter_mut().find(|(i, _)| *i == index) {
+                    Some(slot) => slot.1 = s,
+                    None => all.push((index, s)),
+                }
+            }
+            Ok(t)
         };
         match run() {
             Ok(t) => RResult::ROk(t.into()),

@@ -211,6 +211,63 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Checks a payload the host will have to load before `hepinfer conddb upload` stores it, so a
+/// broken one is refused at upload rather than found by a job. A `kserve` payload must be a valid
+/// document ([`hepinfer::runtime::kserve::validate_payload`]) whose `fallback`, if any, is a local
+/// model payload already in the same database.
+fn validate_upload(args: &hepinfer_conddb::cli::ConddbArgs) -> Result<(), String> {
+    let hepinfer_conddb::cli::ConddbCommand::Upload {
+        file,
+        object_type,
+        no_validate: false,
+        ..
+    } = &args.cmd
+    else {
+        return Ok(());
+    };
+    let kserve = match object_type.as_deref() {
+        Some(t) => t == "kserve",
+        None => file.extension().is_some_and(|e| e == "kserve"),
+    };
+    if !kserve {
+        return Ok(());
+    }
+    #[cfg(not(feature = "kserve"))]
+    return Err(format!(
+        "{}: this hepinfer was built without the `kserve` feature and cannot check a kserve payload",
+        file.display()
+    ));
+    #[cfg(feature = "kserve")]
+    {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let p = hepinfer::runtime::kserve::validate_payload(&bytes)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(fallback) = &p.fallback {
+            let opts = hepinfer_conddb::ConnectOptions {
+                retries: args.retries,
+                backoff: Duration::from_millis(args.backoff_ms),
+                payload_cache: None,
+            };
+            let db =
+                hepinfer_conddb::ConditionsDb::open(&args.db, &opts).map_err(|e| e.to_string())?;
+            let found = db.payload(fallback).map_err(|e| {
+                format!(
+                    "{}: fallback payload {fallback}: {e} (upload the local model first)",
+                    file.display()
+                )
+            })?;
+            if !matches!(found.object_type.as_str(), "onnx" | "torchscript") {
+                return Err(format!(
+                    "{}: fallback payload {fallback} is of object type '{}', not a local model",
+                    file.display(),
+                    found.object_type
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -235,6 +292,19 @@ fn main() -> ExitCode {
                 "hepinfer: --config, --plugin-dir, --conddb and --global-tag are host options; \
                  `hepinfer conddb` takes its database from --db"
             );
+            return ExitCode::from(hepinfer_conddb::cli::EXIT_USAGE);
+        }
+        // A kserve document (and its fallback's presence in the database) is checked here, models
+        // by the validators below.
+        if let Err(e) = validate_upload(&args) {
+            eprintln!("hepinfer conddb: error: {e}");
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": {"kind": "invalid", "message": e},
+                                       "exit_code": hepinfer_conddb::cli::EXIT_USAGE})
+                );
+            }
             return ExitCode::from(hepinfer_conddb::cli::EXIT_USAGE);
         }
         // Uploads are checked by loading them in their backend (ONNX Runtime from the default

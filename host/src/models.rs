@@ -102,6 +102,7 @@ fn key(record: &str, label: &str) -> String {
 fn object_type_of(path: &std::path::Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("pt") | Some("torchscript") => "torchscript",
+        Some("kserve") => "kserve",
         _ => "onnx",
     }
 }
@@ -140,12 +141,23 @@ impl ModelSource for FileSource {
     }
 
     fn fetch(&self, hash: &str) -> Result<(String, Vec<u8>)> {
-        let found = self
-            .resolved
-            .lock()
-            .values()
-            .find(|(h, _, _)| h == hash)
-            .cloned();
+        let find = || {
+            self.resolved
+                .lock()
+                .values()
+                .find(|(h, _, _)| h == hash)
+                .cloned()
+        };
+        let mut found = find();
+        if found.is_none() {
+            // A payload asked for by hash before its key (a remote model's local fallback,
+            // configured under a key of its own): hash every configured file once.
+            for k in self.files.keys() {
+                let (record, label) = k.split_once('/').unwrap_or((k.as_str(), ""));
+                let _ = self.resolve(record, label, EventKey::default());
+            }
+            found = find();
+        }
         let (_, ty, path) = found.ok_or_else(|| Error::Model(format!("unknown payload {hash}")))?;
         let data = std::fs::read(&path).map_err(|e| {
             Error::Model(format!("cannot read model file '{}': {e}", path.display()))
@@ -189,6 +201,7 @@ pub struct ModelCache {
     opts: LoadOptions,
     clock: AtomicU64,
     loads: AtomicU64,
+    warn: Option<runtime::WarnFn>,
 }
 
 impl ModelCache {
@@ -201,7 +214,15 @@ impl ModelCache {
             opts,
             clock: AtomicU64::new(0),
             loads: AtomicU64::new(0),
+            warn: None,
         }
+    }
+
+    /// Where models that keep running in a degraded way (a remote model on its local fallback)
+    /// send their warnings.
+    pub fn with_warnings(mut self, warn: runtime::WarnFn) -> Self {
+        self.warn = Some(warn);
+        self
     }
 
     /// Number of model loads performed so far (for tests and stats).
@@ -260,7 +281,30 @@ impl ModelCache {
                     r.hash
                 )));
             }
-            let model = runtime::load(&object_type, &data, &self.opts)?;
+            // A payload may name another by hash (a remote model's local fallback): loaded
+            // through this cache, so it is shared with any local use of the same payload.
+            let load_payload = |hash: &str| -> Result<Arc<dyn Model>> {
+                let (ty, _) = source.fetch(hash)?;
+                if !matches!(ty.as_str(), "onnx" | "torchscript") {
+                    return Err(Error::Model(format!(
+                        "payload {hash} is of object type '{ty}', not a local model"
+                    )));
+                }
+                let r = Resolution {
+                    hash: hash.to_string(),
+                    object_type: ty,
+                    since: 0,
+                    till: u64::MAX,
+                    lumi_based: false,
+                    origin: format!("fallback of payload {}", r.hash),
+                };
+                Ok(self.get(&r, source)?.model.clone())
+            };
+            let ctx = runtime::LoadContext {
+                load_payload: Some(&load_payload),
+                warn: self.warn.clone(),
+            };
+            let model = runtime::load_with(&object_type, &data, &self.opts, &ctx)?;
             self.loads.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(LoadedModel {
                 hash: r.hash.clone(),

@@ -76,7 +76,8 @@ pub enum ConddbCommand {
         /// First run (RUN) or run and lumi section (RUN:LUMI) of validity.
         #[arg(long)]
         since: String,
-        /// Object type; default from the extension (.onnx onnx, .pt torchscript, .json json).
+        /// Object type; default from the extension (.onnx onnx, .pt torchscript, .json json,
+        /// .kserve kserve: a model served by KServe v2 servers).
         #[arg(long = "type")]
         object_type: Option<String>,
         /// Create the tag if it does not exist.
@@ -372,6 +373,7 @@ fn object_type_for(file: &std::path::Path, explicit: Option<String>) -> Result<S
         Some("onnx") => Ok("onnx".into()),
         Some("pt") => Ok("torchscript".into()),
         Some("json") => Ok("json".into()),
+        Some("kserve") => Ok("kserve".into()),
         _ => Err(CondError::Invalid(format!(
             "cannot tell the object type of {} from its extension; give --type",
             file.display()

@@ -3,6 +3,8 @@
 //! Plugins reach models only through [`Model::run`], so a backend can later queue, batch across
 //! threads or forward a request to a remote server without any plugin noticing.
 
+#[cfg(feature = "kserve")]
+pub mod kserve;
 pub mod onnx;
 #[cfg(feature = "torch")]
 pub mod torch;
@@ -31,8 +33,48 @@ pub trait Model: Send + Sync {
     fn inputs(&self) -> &[ModelPort];
     /// The model's outputs.
     fn outputs(&self) -> &[ModelPort];
-    /// Backend name (`onnxruntime`, `libtorch`).
+    /// Backend name (`onnxruntime`, `libtorch`, `kserve`).
     fn backend(&self) -> &'static str;
+    /// [`run`](Model::run), also saying who served this call when the payload only points to
+    /// the model (a remote model: which server, or its local fallback). Provenance uses it.
+    fn run_traced(&self, inputs: &[TensorView<'_>]) -> Result<(Vec<Tensor>, Option<Served>)> {
+        Ok((self.run(inputs)?, None))
+    }
+    /// Where and what runs the model, for provenance, when the payload hash alone does not say
+    /// it (a remote model: server, model name and version, the SHA-256 the server reports).
+    fn describe(&self) -> Option<String> {
+        None
+    }
+    /// Counters of a remote model (calls per server, retries, failovers, fallback calls).
+    #[cfg(feature = "kserve")]
+    fn remote_stats(&self) -> Option<kserve::RemoteStats> {
+        None
+    }
+}
+
+/// Who served one call of a model whose payload only points to it (see [`Model::run_traced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The server, model name and version and the SHA-256 the server reported; or the local
+    /// fallback that ran instead.
+    pub description: Arc<str>,
+    /// The payload that really ran when it is not the model's own (the local fallback's hash).
+    pub payload: Option<Arc<str>>,
+}
+
+/// Where a model sends warnings about running in a degraded way (fallback in use).
+pub type WarnFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Loads another payload by hash (through the model cache).
+pub type LoadPayloadFn<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Model>>;
+
+/// What loading a payload may need besides its bytes.
+#[derive(Default)]
+pub struct LoadContext<'a> {
+    /// Loads another payload by hash through the model cache (a remote model's local fallback).
+    pub load_payload: Option<LoadPayloadFn<'a>>,
+    /// Receives warnings of models that keep running in a degraded way (fallback in use).
+    pub warn: Option<WarnFn>,
 }
 
 /// Options for loading models, from the host configuration.
@@ -50,7 +92,50 @@ pub struct LoadOptions {
 
 /// Loads a payload of `object_type` into a model of the matching backend.
 pub fn load(object_type: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Arc<dyn Model>> {
+    load_with(object_type, bytes, opts, &LoadContext::default())
+}
+
+/// [`load`], with what payloads that refer to other payloads need (see [`LoadContext`]).
+pub fn load_with(
+    object_type: &str,
+    bytes: &[u8],
+    opts: &LoadOptions,
+    ctx: &LoadContext<'_>,
+) -> Result<Arc<dyn Model>> {
+    // Only payloads that refer to other payloads (kserve) use the context.
+    let _ = ctx;
     match object_type {
+        #[cfg(feature = "kserve")]
+        "kserve" => {
+            let payload = kserve::validate_payload(bytes)?;
+            let fallback = match (&payload.fallback, ctx.load_payload) {
+                (Some(hash), Some(load)) => Some(load(hash).map_err(|e| {
+                    Error::Model(format!(
+                        "kserve model '{}': its fallback payload {hash}: {e}",
+                        payload.model
+                    ))
+                })?),
+                (Some(hash), None) => {
+                    return Err(Error::Model(format!(
+                        "kserve model '{}': fallback payload {hash} cannot be loaded here (no model source)",
+                        payload.model
+                    )))
+                }
+                (None, _) => None,
+            };
+            Ok(Arc::new(kserve::KServeModel::new(
+                payload,
+                fallback,
+                ctx.warn.clone(),
+            )?))
+        }
+        #[cfg(not(feature = "kserve"))]
+        "kserve" => Err(Error::Model(
+            "this payload is served by a KServe v2 server, but libhepinfer was built without the \
+             `kserve` feature; rebuild with it (it is on by default) or use a global tag that \
+             serves a local model"
+                .into(),
+        )),
         "onnx" => Ok(Arc::new(onnx::OnnxModel::load(bytes, opts)?)),
         #[cfg(feature = "torch")]
         "torchscript" => Ok(Arc::new(torch::TorchModel::load(bytes, opts)?)),
@@ -61,7 +146,7 @@ pub fn load(object_type: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Arc<d
                 .into(),
         )),
         other => Err(Error::Model(format!(
-            "payload object type '{other}' is not a model (expected 'onnx' or 'torchscript')"
+            "payload object type '{other}' is not a model (expected 'onnx', 'torchscript' or 'kserve')"
         ))),
     }
 }

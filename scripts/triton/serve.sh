@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs tritonserver on a model repository, on 127.0.0.1 only, in the foreground:
+#
+#   scripts/triton/serve.sh REPOSITORY GRPC_PORT HTTP_PORT
+#
+# with the environment printed by scripts/setup-triton.sh (the venv's tritonserver, the assembled
+# Python backend, the library path its stub needs). The process execs into `timeout`, whose child
+# is tritonserver: the caller stops it by PID (SIGTERM is passed on), or, for a hard kill, by
+# process group; and the server cannot outlive HEPINFER_TRITON_MAX_SECONDS (default 1800) even
+# if the caller dies. Metrics are off; HTTP serves health checks for scripts.
+set -euo pipefail
+repo="$1" grpc="$2" http="$3"
+: "${HEPINFER_TRITONSERVER:?run: eval \"\$(scripts/setup-triton.sh)\"}"
+# The Python stub links libpython3.X.so: the one of the venv's Python, not another on the system.
+export LD_LIBRARY_PATH="$HEPINFER_TRITON_LD_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec timeout --kill-after=10 "${HEPINFER_TRITON_MAX_SECONDS:-1800}" "$HEPINFER_TRITONSERVER" \
+  --model-repository="$repo" \
+  --backend-directory="$HEPINFER_TRITON_BACKENDS" \
+  --grpc-address=127.0.0.1 --grpc-port="$grpc" \
+  --http-address=127.0.0.1 --http-port="$http" \
+  --allow-metrics=false --allow-gpu-metrics=false --allow-cpu-metrics=false \
+  --strict-readiness=true --exit-on-error=true --log-verbose=0
