@@ -236,18 +236,18 @@ pub fn read_npz(path: &Path) -> HashMap<String, Array> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    // Full paths, no `use`: host's Triton tests and bench include this file by path, and a bench
+    // build keeps this module but drops its #[test] functions.
     const SMALL: &[u8] = include_bytes!("../../../fuzz/seeds/npz/seed-small.npz");
     const FORTRAN: &[u8] = include_bytes!("../../../fuzz/seeds/npz/seed-fortran.npz");
 
     #[test]
     fn reads_c_and_fortran_arrays() {
-        let a = parse_npz(SMALL).unwrap();
+        let a = super::parse_npz(SMALL).unwrap();
         assert_eq!(a["x"].shape, [2, 3]);
         assert_eq!(a["x"].f32(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(a["y"].i64(), [1, 2, 3]);
-        let f = parse_npz(FORTRAN).unwrap();
+        let f = super::parse_npz(FORTRAN).unwrap();
         // Column-major 0..12 of shape (3, 4), read back in row-major order.
         assert_eq!(f["f"].i32(), [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]);
         assert!(f["s"].shape.is_empty());
@@ -261,7 +261,7 @@ mod tests {
         let cd = SMALL.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
         for n in 0..cd + 4 {
             assert!(
-                parse_npz(&SMALL[..n]).is_err(),
+                super::parse_npz(&SMALL[..n]).is_err(),
                 "prefix of {n} bytes accepted"
             );
         }
@@ -269,7 +269,7 @@ mod tests {
         let mut b = SMALL.to_vec();
         let at = b.windows(7).position(|w| w == b"(2, 3,)").unwrap();
         b[at + 1] = b'9';
-        let e = parse_npz(&b).unwrap_err().to_string();
+        let e = super::parse_npz(&b).unwrap_err().to_string();
         assert!(e.contains("needs"), "{e}");
     }
 }
