@@ -15,7 +15,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hepinfer::Instance;
-use hepinfer_plugin_api::{EventKey, TensorData, TensorView};
+use hepinfer_plugin_api::{EventKey, TensorBuf, TensorData, TensorView};
 use std::time::{Duration, Instant};
 use toydet::tracker::{event_rng, generate_event, TrackerConfig};
 use track_gnn::graph::{build_edges, HitGeometry};
@@ -42,21 +42,37 @@ fn event(particles: usize, seed: u64) -> Event {
 }
 
 fn call(inst: &Instance, e: &Event) {
+    std::hint::black_box(call_out(inst, e));
+}
+
+/// One call's outputs.
+fn call_out(inst: &Instance, e: &Event) -> hepinfer::CallOutputs {
     let (hs, ls) = ([e.layers.len() as i64, 3], [e.layers.len() as i64]);
-    let out = inst
-        .process(
-            EventKey::default(),
-            &[
-                TensorView::f32("hits", &hs, &e.hits),
-                TensorView::new(
-                    "hit_layer",
-                    &ls,
-                    TensorData::I32(e.layers.as_slice().into()),
-                ),
-            ],
-        )
-        .expect("track-gnn call");
-    std::hint::black_box(out);
+    inst.process(
+        EventKey::default(),
+        &[
+            TensorView::f32("hits", &hs, &e.hits),
+            TensorView::new(
+                "hit_layer",
+                &ls,
+                TensorData::I32(e.layers.as_slice().into()),
+            ),
+        ],
+    )
+    .expect("track-gnn call")
+}
+
+/// The plugin's `stage_time_us` output: graph construction, edge classification, track building.
+fn stage_us(out: &hepinfer::CallOutputs) -> [f64; 3] {
+    let t = out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "stage_time_us")
+        .expect("stage_time_us output");
+    match &t.data {
+        TensorBuf::F64(v) if v.len() == 3 => [v[0], v[1], v[2]],
+        _ => panic!("stage_time_us is not f64 [3]"),
+    }
 }
 
 fn graph(e: &Event) -> usize {
@@ -93,10 +109,10 @@ fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 fn scaling(inst: &Instance) {
     let mut gp = Vec::new();
     let mut fp = Vec::new();
-    eprintln!("\ntrack-gnn scaling (median of 3):");
+    eprintln!("\ntrack-gnn scaling (median of 3; stages as the plugin reports them, median call):");
     eprintln!(
-        "{:>8} {:>9} {:>10} {:>12} {:>12}",
-        "hits", "particles", "edges", "graph ms", "call ms"
+        "{:>8} {:>9} {:>10} {:>12} {:>12} {:>11} {:>11} {:>11}",
+        "hits", "particles", "edges", "graph ms", "call ms", "stage1 ms", "stage2 ms", "stage3 ms"
     );
     for particles in [120usize, 250, 500, 1200, 2500, 5000, 12_000] {
         let e = event(particles, 5);
@@ -104,12 +120,18 @@ fn scaling(inst: &Instance) {
         let mut edges = 0;
         let tg = median_secs(3, || edges = graph(&e));
         gp.push((n, tg));
-        let tc = median_secs(3, || call(inst, &e));
+        let mut stages = Vec::new();
+        let tc = median_secs(3, || stages.push(stage_us(&call_out(inst, &e))));
         fp.push((n, tc));
+        stages.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+        let st = stages[stages.len() / 2];
         eprintln!(
-            "{n:>8} {particles:>9} {edges:>10} {:>12.2} {:>12.1}",
+            "{n:>8} {particles:>9} {edges:>10} {:>12.2} {:>12.1} {:>11.2} {:>11.2} {:>11.2}",
             1e3 * tg,
-            1e3 * tc
+            1e3 * tc,
+            st[0] / 1e3,
+            st[1] / 1e3,
+            st[2] / 1e3
         );
     }
     eprintln!(
