@@ -555,10 +555,24 @@ mod tests {
     fn plan_of_one_jet_or_one_length_is_one_exact_call() {
         for k in [0i64, 1, 4, 15, 40] {
             let plan = plan_groups(&[k]);
-            assert_eq!(plan.groups, vec![Group { start: 0, end: 1, steps: steps_of(k) }]);
+            assert_eq!(
+                plan.groups,
+                vec![Group {
+                    start: 0,
+                    end: 1,
+                    steps: steps_of(k)
+                }]
+            );
         }
         let plan = plan_groups(&[6; 64]);
-        assert_eq!(plan.groups, vec![Group { start: 0, end: 64, steps: 6 }]);
+        assert_eq!(
+            plan.groups,
+            vec![Group {
+                start: 0,
+                end: 64,
+                steps: 6
+            }]
+        );
         assert!(plan_groups(&[]).groups.is_empty());
     }
 
@@ -570,7 +584,14 @@ mod tests {
         n.push(15);
         let plan = plan_groups(&n);
         assert_eq!(plan.groups.len(), 2, "{:?}", plan.groups);
-        assert_eq!(plan.groups[0], Group { start: 0, end: 1, steps: 15 });
+        assert_eq!(
+            plan.groups[0],
+            Group {
+                start: 0,
+                end: 1,
+                steps: 15
+            }
+        );
     }
 
     #[test]

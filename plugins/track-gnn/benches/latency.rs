@@ -6,6 +6,9 @@
 //! ```sh
 //! cargo bench -p track-gnn --bench latency            # everything
 //! cargo bench -p track-gnn --bench latency -- scaling  # the scaling table only
+//! TRACK_GNN_BASELINE=old.onnx cargo bench -p track-gnn --bench latency -- baseline
+//!                      # 1,000-particle events: this model vs another (or another configuration,
+//!                      # TRACK_GNN_BASELINE_CONFIG='{"max_edges_per_call": 4000}'), interleaved
 //! ```
 //! Toy events from `toydet tracker` (about 8.3 hits per particle); ONNX Runtime with one
 //! intra-op thread.
@@ -141,6 +144,56 @@ fn scaling(inst: &Instance) {
     );
 }
 
+/// Whole calls and stage times on 1,000-particle events (seeds 21–25), the shipped model against
+/// the model file `baseline`, in interleaved rounds (the machine is shared: medians of rounds
+/// that alternate which model goes first).
+fn baseline(inst: &Instance, baseline: &std::path::Path) {
+    let (_dir, host) = hepinfer_plugin_testing::file_host("track-gnn", "TrackGnnRcd", baseline);
+    // TRACK_GNN_BASELINE_CONFIG: the baseline instance's configuration (default `{}`).
+    let config = std::env::var("TRACK_GNN_BASELINE_CONFIG").unwrap_or_else(|_| "{}".into());
+    let base = host
+        .instance("track-gnn", &config)
+        .expect("baseline instance");
+    let events: Vec<Event> = (21..26).map(|s| event(1000, s)).collect();
+    let sides = [("shipped", inst), ("baseline", &base)];
+    let mut t = [Vec::new(), Vec::new()];
+    let mut st: [Vec<[f64; 3]>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..15 {
+        for k in 0..2 {
+            let i = (k + r) % 2;
+            for e in &events {
+                let start = Instant::now();
+                let out = call_out(sides[i].1, e);
+                t[i].push(start.elapsed().as_secs_f64() * 1e3);
+                st[i].push(stage_us(&out));
+            }
+        }
+    }
+    eprintln!("\ntrack-gnn, 1,000-particle events, median of 75 calls each, interleaved:");
+    eprintln!(
+        "{:>9} {:>9} {:>11} {:>11} {:>11}",
+        "model", "call ms", "stage1 ms", "stage2 ms", "stage3 ms"
+    );
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut calls = [0.0; 2];
+    for i in 0..2 {
+        calls[i] = med(t[i].clone());
+        let s = |k: usize| med(st[i].iter().map(|x| x[k] / 1e3).collect());
+        eprintln!(
+            "{:>9} {:>9.2} {:>11.2} {:>11.2} {:>11.2}",
+            sides[i].0,
+            calls[i],
+            s(0),
+            s(1),
+            s(2)
+        );
+    }
+    eprintln!("speed-up of the whole call: {:.2}x", calls[1] / calls[0]);
+}
+
 fn bench(c: &mut Criterion) {
     // `-- scaling`: the table alone (no criterion group has that name).
     let scaling_only = std::env::args().any(|a| a == "scaling");
@@ -148,6 +201,12 @@ fn bench(c: &mut Criterion) {
     let inst = host.instance("track-gnn", "{}").expect("instance");
     if scaling_only {
         scaling(&inst);
+        return;
+    }
+    if std::env::args().any(|a| a == "baseline") {
+        let path = std::env::var_os("TRACK_GNN_BASELINE")
+            .expect("-- baseline needs TRACK_GNN_BASELINE=<model.onnx> to compare with");
+        baseline(&inst, std::path::Path::new(&path));
         return;
     }
 
