@@ -3,11 +3,12 @@ InferenceSession.run, one session shared by all threads (onnxruntime releases th
 run), with the host's session settings (1 intra-op and 1 inter-op thread, all graph
 optimisations, no CPU arena).
 
-    python bench-ort-python.py MODEL DIR N_JETS BATCHES THREADS ROUNDS ROUND_MS
+    python bench-ort-python.py MODEL DIR N_JETS
 
 DIR holds `tracks.f32` ([N_JETS, 15, 6] little-endian float32) and `n_tracks.i64` ([N_JETS]),
-written by the bench. Prints `python BATCH THREADS US_PER_JET` per configuration (median of
-ROUNDS rounds of ROUND_MS milliseconds).
+written by the bench. The script prints `ready`, then serves one measurement round per line read
+from stdin, `BATCH THREADS ROUND_MS`, answering `US_PER_JET` (the bench interleaves these rounds
+with its own sides), until stdin closes.
 """
 import os
 import sys
@@ -41,7 +42,7 @@ def calls_per_second(sess, feeds, threads, seconds):
     return sum(counts) / (time.perf_counter() - start)
 
 
-def main(model, data_dir, n_jets, batches, threads, rounds, round_ms):
+def main(model, data_dir, n_jets):
     n_jets = int(n_jets)
     x = np.fromfile(os.path.join(data_dir, "tracks.f32"), dtype="<f4").reshape(n_jets, 15, 6)
     n = np.fromfile(os.path.join(data_dir, "n_tracks.i64"), dtype="<i8")
@@ -51,20 +52,17 @@ def main(model, data_dir, n_jets, batches, threads, rounds, round_ms):
     o.enable_cpu_mem_arena = False
     o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(model, o, providers=["CPUExecutionProvider"])
-    seconds = int(round_ms) / 1000.0
-    for b in map(int, batches.split(",")):
-        for t in map(int, threads.split(",")):
-            # Thread k takes jets [k·b, (k+1)·b), as the Rust sides do.
-            feeds = [{"tracks": x[k * b:(k + 1) * b], "n_tracks": n[k * b:(k + 1) * b]}
-                     for k in range(t)]
-            calls_per_second(sess, feeds, t, seconds / 4)
-            us = sorted(1e6 / (calls_per_second(sess, feeds, t, seconds) * b)
-                        for _ in range(int(rounds)))
-            print(f"python {b} {t} {us[len(us) // 2]:.3f}", flush=True)
-    print(f"onnxruntime {ort.__version__} from {ort.__file__}", file=sys.stderr)
+    print(f"ready onnxruntime {ort.__version__}", flush=True)
+    for line in sys.stdin:
+        b, t, ms = map(int, line.split())
+        # Thread k takes jets [k·b, (k+1)·b), as the Rust sides do.
+        feeds = [{"tracks": x[k * b:(k + 1) * b], "n_tracks": n[k * b:(k + 1) * b]}
+                 for k in range(t)]
+        calls = calls_per_second(sess, feeds, t, ms / 1000.0)
+        print(f"{1e6 / (calls * b):.4f}", flush=True)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 8:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
     main(*sys.argv[1:])

@@ -235,7 +235,8 @@ pub struct BtagBenchOptions {
     /// The b-tag model file the instance serves (for the raw and Python sides).
     pub model: PathBuf,
     /// Python interpreter with `onnxruntime` and `numpy`, and the script it runs
-    /// (`scripts/bench-ort-python.py`); `None`: that column is reported missing.
+    /// (`scripts/bench-ort-python.py`, which serves measurement rounds interleaved with the Rust
+    /// sides'); `None`: that column is reported missing.
     pub python: Option<(PathBuf, PathBuf)>,
     /// Jets per call.
     pub batches: Vec<usize>,
@@ -550,57 +551,97 @@ fn rate(threads: usize, time: Duration, f: &(dyn Fn(usize) + Sync)) -> f64 {
     calls.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// One figure of the Python side, parsed from the script's output lines
-/// `python batch threads us_per_jet`.
-fn python_figures(
-    opts: &BtagBenchOptions,
-    dir: &std::path::Path,
-) -> Result<Vec<(usize, usize, f64)>, String> {
-    let Some((python, script)) = &opts.python else {
-        return Err("no Python interpreter given".into());
-    };
-    let n = opts.batches.iter().max().copied().unwrap_or(1)
-        * opts.threads.iter().max().copied().unwrap_or(1);
-    let (x, counts) = btag_model_inputs(n, 0);
-    let xb: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let nb: Vec<u8> = counts.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(dir.join("tracks.f32"), xb).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("n_tracks.i64"), nb).map_err(|e| e.to_string())?;
-    let list = |v: &[usize]| {
-        v.iter()
-            .map(|b| b.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(&opts.model)
-        .arg(dir)
-        .arg(n.to_string())
-        .arg(list(&opts.batches))
-        .arg(list(&opts.threads))
-        .arg(opts.rounds.to_string())
-        .arg(opts.round_time.as_millis().to_string())
-        .env("ORT_DISABLE_TELEMETRY", "1")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} {} failed: {}",
-            python.display(),
-            script.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+/// The Python side: `scripts/bench-ort-python.py` running as a child process that serves one
+/// measurement round per request, so that its rounds interleave with the Rust sides'.
+struct PythonSide {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    _dir: TempDir,
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    let mut v = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if let ["python", b, t, us] = f[..] {
-            let p = |s: &str| s.parse::<f64>().map_err(|e| format!("'{line}': {e}"));
-            v.push((p(b)? as usize, p(t)? as usize, p(us)?));
+}
+
+impl PythonSide {
+    /// Starts the script on the inputs of `n` jets (the same as the raw sides'); an error says
+    /// why the Python side cannot be measured.
+    fn start(opts: &BtagBenchOptions, n: usize) -> Result<Self, String> {
+        use std::io::BufRead;
+        let Some((python, script)) = &opts.python else {
+            return Err("no Python interpreter given".into());
+        };
+        let dir = TempDir(
+            std::env::temp_dir().join(format!("hepinfer-bench-btag-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(&dir.0).map_err(|e| e.to_string())?;
+        let (x, counts) = btag_model_inputs(n, 0);
+        let xb: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let nb: Vec<u8> = counts.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(dir.0.join("tracks.f32"), xb).map_err(|e| e.to_string())?;
+        std::fs::write(dir.0.join("n_tracks.i64"), nb).map_err(|e| e.to_string())?;
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(&opts.model)
+            .arg(&dir.0)
+            .arg(n.to_string())
+            .env("ORT_DISABLE_TELEMETRY", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("no pipes to the Python process".into());
+        };
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        if !line.starts_with("ready") {
+            let _ = child.kill();
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            return Err(format!(
+                "{} {} did not start: {}",
+                python.display(),
+                script.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
+        Ok(PythonSide {
+            child,
+            stdin,
+            stdout,
+            _dir: dir,
+        })
     }
-    Ok(v)
+
+    /// One round: µs per jet at `batch` jets per call on `threads` threads.
+    fn round(&mut self, batch: usize, threads: usize, time: Duration) -> Result<f64, String> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{batch} {threads} {}", time.as_millis())
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| format!("Python side: {e}"))?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("Python side: {e}"))?;
+        line.trim()
+            .parse()
+            .map_err(|_| format!("Python side answered {line:?}"))
+    }
+}
+
+impl Drop for PythonSide {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs the b-tag comparison and prints one table.
@@ -646,11 +687,9 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
     );
     println!();
 
-    let dir = std::env::temp_dir().join(format!("hepinfer-bench-btag-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let py = python_figures(opts, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-
+    let n_py = opts.batches.iter().max().copied().unwrap_or(1) * max_threads;
+    let mut py = PythonSide::start(opts, n_py);
+    let py_error = py.as_ref().err().cloned();
     let mut rows: Vec<(usize, usize, Vec<f64>, Option<f64>)> = Vec::new();
     for &b in &opts.batches {
         // Per thread its own jets, the same on every side.
@@ -698,21 +737,28 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
             for side in sides {
                 rate(threads, opts.round_time / 4, side); // warm-up
             }
-            let mut figures = vec![Vec::new(); sides.len()];
+            if let Ok(p) = py.as_mut() {
+                p.round(b, threads, opts.round_time / 4)?; // warm-up
+            }
+            // The Python side is the last of the rotation (index 3) when it runs.
+            let n_sides = sides.len() + usize::from(py.is_ok());
+            let mut figures = vec![Vec::new(); n_sides];
             for r in 0..opts.rounds {
                 // Rotate which side goes first, so none always runs on a warmer machine.
-                for k in 0..sides.len() {
-                    let i = (k + r) % sides.len();
+                for k in 0..n_sides {
+                    let i = (k + r) % n_sides;
+                    if i == sides.len() {
+                        if let Ok(p) = py.as_mut() {
+                            figures[i].push(p.round(b, threads, opts.round_time)?);
+                        }
+                        continue;
+                    }
                     let calls = rate(threads, opts.round_time, sides[i]);
                     figures[i].push(1e6 / (calls * b as f64));
                 }
             }
-            let us: Vec<f64> = figures.into_iter().map(median).collect();
-            let python = py.as_ref().ok().and_then(|v| {
-                v.iter()
-                    .find(|&&(pb, pt, _)| pb == b && pt == threads)
-                    .map(|&(_, _, us)| us)
-            });
+            let mut us: Vec<f64> = figures.into_iter().map(median).collect();
+            let python = (us.len() > sides.len()).then(|| us.remove(sides.len()));
             rows.push((b, threads, us, python));
             let p = fma_peak_gflops(Duration::from_millis(100));
             peak = match (peak, p) {
@@ -745,10 +791,9 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
         "", "", "µs/jet  %peak", "µs/jet  %peak", "µs/jet  %peak", "µs/jet  %peak"
     );
     for (b, threads, us, python) in rows {
-        let python = match (&py, python) {
-            (Err(_), _) => format!("{:>15}", "MISSING"),
-            (Ok(_), None) => format!("{:>15}", "—"),
-            (Ok(_), Some(us)) => fmt(us, threads),
+        let python = match python {
+            None => format!("{:>15}", "MISSING"),
+            Some(us) => fmt(us, threads),
         };
         println!(
             "{b:>5} {threads:>7}  {}  {}  {}  {python}",
@@ -757,7 +802,7 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
             fmt(us[2], threads)
         );
     }
-    if let Err(e) = &py {
+    if let Some(e) = &py_error {
         println!();
         println!("!!! ONNX Runtime from Python NOT MEASURED: {e}");
         println!(
