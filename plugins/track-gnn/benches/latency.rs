@@ -148,7 +148,16 @@ fn scaling(inst: &Instance) {
 /// the model file `baseline`, in interleaved rounds (the machine is shared: medians of rounds
 /// that alternate which model goes first).
 fn baseline(inst: &Instance, baseline: &std::path::Path) {
-    let (_dir, host) = hepinfer_plugin_testing::file_host("track-gnn", "TrackGnnRcd", baseline);
+    // TRACK_GNN_BASELINE_ARENA=1: the baseline host turns ONNX Runtime's CPU arena on.
+    let dir = hepinfer_plugin_testing::plugin_dir("track-gnn");
+    let mut cfg: serde_json::Value = serde_json::from_str(&hepinfer_plugin_testing::host_config(
+        dir.path(),
+        "TrackGnnRcd",
+        baseline,
+    ))
+    .expect("host config");
+    cfg["cpu_arena"] = (std::env::var("TRACK_GNN_BASELINE_ARENA").as_deref() == Ok("1")).into();
+    let host = hepinfer::Host::new(&cfg.to_string(), None, std::ptr::null_mut()).expect("host");
     // TRACK_GNN_BASELINE_CONFIG: the baseline instance's configuration (default `{}`).
     let config = std::env::var("TRACK_GNN_BASELINE_CONFIG").unwrap_or_else(|_| "{}".into());
     let base = host
