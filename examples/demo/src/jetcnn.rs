@@ -1,7 +1,8 @@
 //! The jet-cnn plugin on toy boosted jets: AUC(W vs QCD) of p(W) on this run.
 
 use crate::btag::event_seed;
-use crate::workload::{auc, Workload};
+use crate::figure::{rejection_at, roc, Figure, Panel, Series};
+use crate::workload::{auc, auc_error, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::{hepinfer_event_key, hepinfer_tensor};
 use hepinfer::cabi::{f32_input, CError, CInstance};
 use std::sync::Mutex;
@@ -27,7 +28,20 @@ impl Workload for JetCnn {
         "jet-cnn"
     }
 
-    fn process(&self, inst: &CInstance, key: hepinfer_event_key, event: u64) -> Result<(), CError> {
+    fn records(&self) -> &'static [&'static str] {
+        &["JetCnnRcd"]
+    }
+
+    fn compared(&self) -> &'static str {
+        "p_w"
+    }
+
+    fn process(
+        &self,
+        inst: &CInstance,
+        key: hepinfer_event_key,
+        event: u64,
+    ) -> Result<EventOutput, CError> {
         let seed = event_seed(event, 0xc22);
         let jets = toydet::jetimage::generate(seed, 2 + (seed % 5) as usize);
         let mut c = Vec::new();
@@ -42,7 +56,8 @@ impl Workload for JetCnn {
             n_offsets: offsets.len(),
             ..f32_input(c"constituents", &shape, &c)
         }];
-        let p = inst.process(key, &input)?.f32("p_w")?;
+        let out = inst.process(key, &input)?;
+        let p = out.f32("p_w")?;
         let mut s = self.scores.lock().unwrap_or_else(|e| e.into_inner());
         for (pv, j) in p.iter().zip(&jets) {
             match j.class {
@@ -50,16 +65,37 @@ impl Workload for JetCnn {
                 JetClass::Qcd => s.1.push(*pv),
             }
         }
-        Ok(())
+        Ok(EventOutput::new(p, &out))
     }
 
-    fn quality(&self) -> String {
+    fn results(&self) -> Results {
         let s = self.scores.lock().unwrap_or_else(|e| e.into_inner());
-        format!(
-            "AUC(W vs QCD) {:.4} on {} W + {} QCD jets (model card 0.9888)",
-            auc(&s.0, &s.1),
-            s.0.len(),
-            s.1.len()
+        let a = auc(&s.0, &s.1);
+        let (e, r) = roc(&s.0, &s.1, 200);
+        let panel = Panel::new(
+            "W-tagging ROC (jet-cnn)",
+            "W-jet efficiency",
+            "QCD-jet rejection 1/ε",
         )
+        .log_y()
+        .with(Series::line(format!("QCD jets (AUC {a:.4})"), e, r, 0));
+        Results {
+            quality: format!(
+                "AUC(W vs QCD) {a:.4} on {} W + {} QCD jets (model card 0.9888)",
+                s.0.len(),
+                s.1.len()
+            ),
+            merits: vec![
+                Merit::new("AUC(W vs QCD)", a, auc_error(a, s.0.len(), s.1.len())),
+                Merit::new(
+                    "QCD rejection at 50 % W eff.",
+                    rejection_at(&s.0, &s.1, 0.5),
+                    f64::NAN,
+                ),
+            ],
+            figures: vec![Figure::single("jet-cnn", "roc", panel)],
+            tables: Vec::new(),
+            extra: serde_json::Value::Null,
+        }
     }
 }
