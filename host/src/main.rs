@@ -42,8 +42,16 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
-    /// Benchmarks: C ABI path vs direct ONNX Runtime, N threads vs 1, memory.
+    /// Benchmarks: C ABI path vs direct ONNX Runtime, N threads vs 1, memory; with --btag the
+    /// b-tag model through the C ABI, raw ONNX Runtime and ONNX Runtime from Python.
     Bench {
+        /// The b-tag comparison (batches 1, 16, 64 on 1 and 2 threads unless --batch/--threads).
+        #[arg(long)]
+        btag: bool,
+        /// Python with onnxruntime and numpy for --btag (default: .deps/bench-venv from
+        /// scripts/setup-bench-python.sh, else `python3`).
+        #[arg(long)]
+        python: Option<PathBuf>,
         /// Threads for the scaling measurement.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -56,8 +64,8 @@ enum Command {
         /// Milliseconds per round.
         #[arg(long, default_value_t = 1000)]
         round_ms: u64,
-        /// Batch sizes.
-        #[arg(long = "batch", default_values_t = vec![1usize, 16])]
+        /// Batch sizes (default 1 and 16; with --btag 1, 16 and 64).
+        #[arg(long = "batch")]
         batches: Vec<usize>,
     },
 }
@@ -82,6 +90,11 @@ enum PluginsCommand {
 
 fn source_tree() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The b-tag model of the source tree (the `hepinfer bench --btag` model).
+fn btag_model() -> PathBuf {
+    source_tree().join("plugins/btag-rnn/model/model.onnx")
 }
 
 fn default_plugin_dirs() -> Vec<PathBuf> {
@@ -111,7 +124,7 @@ fn host_config(cli: &Cli) -> Result<String, String> {
     let model = source_tree().join("plugins/seq-classifier/model/model.onnx");
     Ok(serde_json::json!({
         "plugin_dirs": dirs,
-        "models": { "SeqClassifierRcd": model },
+        "models": { "SeqClassifierRcd": model, "BTagRnnRcd": btag_model() },
         "log_level": "warn",
     })
     .to_string())
@@ -194,15 +207,50 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench {
+            btag: true,
+            python,
+            threads,
+            rounds,
+            round_ms,
+            batches,
+            ..
+        } => {
+            let root = source_tree();
+            let python = python
+                .or_else(|| {
+                    let venv = root.join(".deps/bench-venv/bin/python");
+                    venv.is_file().then_some(venv)
+                })
+                .unwrap_or_else(|| PathBuf::from("python3"));
+            bench::run_btag(&bench::BtagBenchOptions {
+                host_config: config,
+                model: btag_model(),
+                python: Some((python, root.join("scripts/bench-ort-python.py"))),
+                batches: if batches.is_empty() {
+                    vec![1, 16, 64]
+                } else {
+                    batches
+                },
+                threads: (1..=threads.max(1)).collect(),
+                rounds: rounds.max(1),
+                round_time: Duration::from_millis(round_ms.max(10)),
+            })
+        }
+        Command::Bench {
             threads,
             memory_threads,
             rounds,
             round_ms,
             batches,
+            ..
         } => bench::run(&bench::BenchOptions {
             host_config: config,
             model: source_tree().join("plugins/seq-classifier/model/model.onnx"),
-            batches,
+            batches: if batches.is_empty() {
+                vec![1, 16]
+            } else {
+                batches
+            },
             threads: threads.max(1),
             memory_threads: memory_threads.max(1),
             rounds: rounds.max(1),

@@ -72,7 +72,13 @@ pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> R
         }
         let offsets = t.offsets.as_slice();
         if spec.jagged {
-            check_offsets(name, offsets, shape.first().copied().unwrap_or(0)).map_err(bad)?;
+            let first = shape.first().copied().unwrap_or(0);
+            let len = usize::try_from(first).map_err(|_| {
+                bad(format!(
+                    "input '{name}': dimension 0 is {first}, must be >= 0"
+                ))
+            })?;
+            hepinfer_plugin_api::check_offsets(name, offsets, len).map_err(bad)?;
             bind(
                 plugin,
                 &mut dims,
@@ -124,35 +130,6 @@ fn bind<'s>(
             Ok(())
         }
     }
-}
-
-fn check_offsets(name: &str, offsets: &[i64], len: i64) -> std::result::Result<(), String> {
-    if offsets.is_empty() {
-        return Err(format!(
-            "input '{name}' is a jagged collection: offsets (one more than the number of groups) are required"
-        ));
-    }
-    if offsets[0] != 0 {
-        return Err(format!(
-            "input '{name}': offsets must start at 0, got {}",
-            offsets[0]
-        ));
-    }
-    if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
-        return Err(format!(
-            "input '{name}': offsets must not decrease, but offsets[{}] = {} < offsets[{i}] = {}",
-            i + 1,
-            offsets[i + 1],
-            offsets[i]
-        ));
-    }
-    let last = offsets[offsets.len() - 1];
-    if last != len {
-        return Err(format!(
-            "input '{name}': last offset is {last} but the collection has {len} elements"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

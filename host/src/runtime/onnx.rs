@@ -19,7 +19,7 @@ use crate::config::SessionMode;
 use crate::error::{Error, Result};
 use hepinfer_plugin_api::{DType, Tensor, TensorBuf, TensorData, TensorView};
 use ort::session::{builder::GraphOptimizationLevel, Session};
-use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
+use ort::value::{TensorElementType, ValueType};
 use ort::AsPointer;
 use parking_lot::Mutex;
 use std::ffi::{c_char, CStr, CString};
@@ -247,6 +247,8 @@ pub struct OnnxModel {
     outputs: Vec<ModelPort>,
     input_names: Vec<CString>,
     output_names: Vec<CString>,
+    // Describes the caller's buffers (plain CPU memory) to every input view.
+    memory: CpuMemory,
     // Kept alive for the sessions that share it.
     _prepacked: Option<ort::session::builder::PrepackedWeights>,
     _env: Arc<OrtEnv>,
@@ -290,6 +292,7 @@ impl OnnxModel {
                 .map_err(|_| Error::Model(format!("model port name {:?} contains NUL", p.name)))
         };
         Ok(OnnxModel {
+            memory: CpuMemory::new()?,
             input_names: inputs.iter().map(cstr).collect::<Result<_>>()?,
             output_names: outputs.iter().map(cstr).collect::<Result<_>>()?,
             inputs,
@@ -303,29 +306,39 @@ impl OnnxModel {
     }
 
     /// Calls `OrtApi::Run` on `session` with inputs ordered as the model's inputs.
+    ///
+    /// Everything per call goes through ONNX Runtime's C API directly (as a C++ framework would
+    /// write it): input views of the caller's buffers with `CreateTensorWithDataAsOrtValue`,
+    /// `Run`, each output's type, shape and data read once and copied out. With the small models
+    /// of reconstruction (a few µs per call) the `ort` crate's value wrappers, which allocate and
+    /// query types per value, were a visible part of a call.
     fn run_on(&self, session: &Session, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
-        // Zero-copy views of the caller's memory, in the model's input order.
-        let mut values: Ports<_> = Ports::new();
+        let api = ort::api();
+        // Zero-copy views of the caller's memory, in the model's input order; released on drop.
+        let mut values: Ports<OwnedValue> = Ports::new();
         for p in &self.inputs {
             let t = inputs
                 .iter()
                 .find(|t| t.name.as_str() == p.name)
                 .ok_or_else(|| Error::Model(format!("missing model input '{}'", p.name)))?;
-            values.push(view_value(t)?);
+            values.push(self.view_value(t)?);
         }
         // Pointer arrays for the C call live on the stack for up to 8 ports: no allocation.
-        let value_ptrs: Ports<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
+        let value_ptrs: Ports<*const ort::sys::OrtValue> =
+            values.iter().map(|v| v.0.cast_const()).collect();
         let in_names: Ports<*const c_char> = self.input_names.iter().map(|c| c.as_ptr()).collect();
         let out_names: Ports<*const c_char> =
             self.output_names.iter().map(|c| c.as_ptr()).collect();
-        let mut outs: Ports<*mut ort::sys::OrtValue> =
-            smallvec::smallvec![ptr::null_mut(); self.outputs.len()];
-        // SAFETY: all pointers are valid for the duration of the call; `values` borrow the
-        // caller's buffers, which outlive it; ONNX Runtime allocates every output (null slots)
-        // and we take ownership of each below. See the module docs for why a shared session is
-        // used from `&self`.
+        let mut outs: Ports<OwnedValue> = (0..self.outputs.len())
+            .map(|_| OwnedValue(ptr::null_mut()))
+            .collect();
+        // SAFETY: all pointers are valid for the duration of the call; the views borrow the
+        // caller's buffers, which outlive it, and ONNX Runtime only reads inputs; it allocates
+        // every output (null slots), which `outs` then owns — also on an error path. See the
+        // module docs for why a shared session is used from `&self`. `OwnedValue` is a
+        // transparent pointer, so the slice of them is the `OrtValue**` the API takes.
         let status = unsafe {
-            (ort::api().Run)(
+            (api.Run)(
                 session.ptr().cast_mut(),
                 ptr::null(),
                 in_names.as_ptr(),
@@ -333,84 +346,187 @@ impl OnnxModel {
                 value_ptrs.len(),
                 out_names.as_ptr(),
                 out_names.len(),
-                outs.as_mut_ptr(),
+                outs.as_mut_ptr().cast::<*mut ort::sys::OrtValue>(),
             )
         };
-        // Take ownership of whatever was produced before looking at the status, so that no
-        // output leaks on an error path.
-        let owned: Ports<Option<DynValue>> = outs
-            .iter()
-            .map(|&p| {
-                NonNull::new(p).map(|p| unsafe { DynValue::from_ptr(p, Some(session.allocator())) })
-            })
-            .collect();
-        unsafe { ort::Error::result_from_status(status) }
-            .map_err(|e| Error::Model(format!("ONNX Runtime Run failed: {e}")))?;
-        owned
-            .into_iter()
+        ort_result(status).map_err(|e| Error::Model(format!("ONNX Runtime Run failed: {e}")))?;
+        outs.iter()
             .zip(&self.outputs)
             .map(|(v, p)| {
-                let v =
-                    v.ok_or_else(|| Error::Model(format!("output '{}' not produced", p.name)))?;
-                extract(&p.name, &v)
+                if v.0.is_null() {
+                    return Err(Error::Model(format!("output '{}' not produced", p.name)));
+                }
+                extract(&p.name, v)
             })
             .collect()
     }
+
+    /// A read-only ONNX Runtime view of `t`'s buffer (shape and length checked by the caller).
+    fn view_value(&self, t: &TensorView<'_>) -> Result<OwnedValue> {
+        use ort::sys::ONNXTensorElementDataType as T;
+        let (data, bytes, ty): (*const std::ffi::c_void, usize, T) = match &t.data {
+            TensorData::F32(s) => (
+                s.as_ptr().cast(),
+                4 * s.len(),
+                T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
+            ),
+            TensorData::F64(s) => (
+                s.as_ptr().cast(),
+                8 * s.len(),
+                T::ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE,
+            ),
+            TensorData::I32(s) => (
+                s.as_ptr().cast(),
+                4 * s.len(),
+                T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32,
+            ),
+            TensorData::I64(s) => (
+                s.as_ptr().cast(),
+                8 * s.len(),
+                T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64,
+            ),
+            TensorData::U8(s) => (
+                s.as_ptr().cast(),
+                s.len(),
+                T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8,
+            ),
+        };
+        let shape: &[i64] = t.shape.as_slice();
+        let mut v = OwnedValue(ptr::null_mut());
+        // SAFETY: `data` points at `bytes` bytes the caller keeps alive for the whole call, and
+        // the value is released (by `OwnedValue`) before `run_on` returns. ONNX Runtime takes a
+        // mutable pointer but does not write to inputs.
+        let status = unsafe {
+            (ort::api().CreateTensorWithDataAsOrtValue)(
+                self.memory.0.as_ptr(),
+                data.cast_mut(),
+                bytes,
+                shape.as_ptr(),
+                shape.len(),
+                ty,
+                &mut v.0,
+            )
+        };
+        ort_result(status).map_err(|e| Error::Model(format!("model input '{}': {e}", t.name)))?;
+        Ok(v)
+    }
 }
 
-fn view_value<'a>(t: &TensorView<'a>) -> Result<ort::value::ValueRef<'a>> {
-    let shape: &[i64] = t.shape.as_slice();
-    let e = |e: ort::Error| Error::Model(format!("model input '{}': {e}", t.name));
-    // TensorRef borrows the caller's memory; `into_dyn` keeps the borrow semantics (the value
-    // does not own the buffer), and we drop it before returning from `run_on`.
-    let v = match t.data {
-        TensorData::F32(s) => TensorRef::from_array_view((shape, s.as_slice()))
-            .map_err(e)?
-            .into_dyn(),
-        TensorData::F64(s) => TensorRef::from_array_view((shape, s.as_slice()))
-            .map_err(e)?
-            .into_dyn(),
-        TensorData::I32(s) => TensorRef::from_array_view((shape, s.as_slice()))
-            .map_err(e)?
-            .into_dyn(),
-        TensorData::I64(s) => TensorRef::from_array_view((shape, s.as_slice()))
-            .map_err(e)?
-            .into_dyn(),
-        TensorData::U8(s) => TensorRef::from_array_view((shape, s.as_slice()))
-            .map_err(e)?
-            .into_dyn(),
+/// An `OrtValue` owned here: released when dropped.
+#[repr(transparent)]
+struct OwnedValue(*mut ort::sys::OrtValue);
+
+impl Drop for OwnedValue {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: created by ONNX Runtime for us and released exactly once.
+            unsafe { (ort::api().ReleaseValue)(self.0) }
+        }
+    }
+}
+
+/// The description of plain CPU memory that input views are made with (one per model).
+struct CpuMemory(NonNull<ort::sys::OrtMemoryInfo>);
+
+// SAFETY: an OrtMemoryInfo is an immutable description, only read after creation.
+unsafe impl Send for CpuMemory {}
+unsafe impl Sync for CpuMemory {}
+
+impl CpuMemory {
+    fn new() -> Result<Self> {
+        let mut info = ptr::null_mut();
+        // SAFETY: a plain constructor call with a valid out-pointer.
+        let status = unsafe {
+            (ort::api().CreateCpuMemoryInfo)(
+                ort::sys::OrtAllocatorType::OrtArenaAllocator,
+                ort::sys::OrtMemType::OrtMemTypeDefault,
+                &mut info,
+            )
+        };
+        ort_result(status).map_err(|e| Error::Runtime(format!("CreateCpuMemoryInfo: {e}")))?;
+        NonNull::new(info)
+            .map(CpuMemory)
+            .ok_or_else(|| Error::Runtime("CreateCpuMemoryInfo returned NULL".into()))
+    }
+}
+
+impl Drop for CpuMemory {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, released once.
+        unsafe { (ort::api().ReleaseMemoryInfo)(self.0.as_ptr()) }
+    }
+}
+
+/// An ONNX Runtime status as a result (taking ownership of the status).
+fn ort_result(status: ort::sys::OrtStatusPtr) -> std::result::Result<(), ort::Error> {
+    // SAFETY: `status` comes straight from an ONNX Runtime call and is not used again.
+    unsafe { ort::Error::result_from_status(status) }
+}
+
+/// Releases a tensor type-and-shape description when dropped.
+struct ShapeInfo(*mut ort::sys::OrtTensorTypeAndShapeInfo);
+
+impl Drop for ShapeInfo {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: created by GetTensorTypeAndShape, released once.
+            unsafe { (ort::api().ReleaseTensorTypeAndShapeInfo)(self.0) }
+        }
+    }
+}
+
+/// Copies output `name` out of ONNX Runtime's buffer: element type, shape and data read through
+/// the C API once.
+fn extract(name: &str, v: &OwnedValue) -> Result<Tensor> {
+    use ort::sys::ONNXTensorElementDataType as T;
+    let api = ort::api();
+    let e =
+        |what: &str, err: ort::Error| Error::Model(format!("model output '{name}': {what}: {err}"));
+    let mut info = ShapeInfo(ptr::null_mut());
+    let mut ty = T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+    let mut rank = 0usize;
+    let mut count = 0usize;
+    let mut data = ptr::null_mut();
+    // SAFETY: `v` is a live value from `Run`; valid out-pointers; the dimension buffer holds
+    // `rank` entries; `info` is released on every path by its guard.
+    let shape: Ports<i64> = unsafe {
+        ort_result((api.GetTensorTypeAndShape)(v.0, &mut info.0))
+            .map_err(|x| e("not a tensor", x))?;
+        ort_result((api.GetTensorElementType)(info.0, &mut ty)).map_err(|x| e("type", x))?;
+        ort_result((api.GetDimensionsCount)(info.0, &mut rank)).map_err(|x| e("rank", x))?;
+        let mut shape: Ports<i64> = smallvec::smallvec![0; rank];
+        ort_result((api.GetDimensions)(info.0, shape.as_mut_ptr(), rank))
+            .map_err(|x| e("shape", x))?;
+        ort_result((api.GetTensorShapeElementCount)(info.0, &mut count))
+            .map_err(|x| e("size", x))?;
+        ort_result((api.GetTensorMutableData)(v.0, &mut data)).map_err(|x| e("data", x))?;
+        shape
     };
-    Ok(v)
-}
-
-fn extract(name: &str, v: &DynValue) -> Result<Tensor> {
-    let e = |e: ort::Error| Error::Model(format!("model output '{name}': {e}"));
-    let ty = v
-        .dtype()
-        .tensor_type()
-        .ok_or_else(|| Error::Model(format!("model output '{name}' is not a tensor")))?;
     macro_rules! take {
         ($t:ty, $variant:ident) => {{
-            let (shape, data) = v.try_extract_tensor::<$t>().map_err(e)?;
-            Tensor::new(
-                name,
-                shape.iter().copied().collect(),
-                TensorBuf::$variant(data.to_vec().into()),
-            )
+            let values: Vec<$t> = if count == 0 || data.is_null() {
+                Vec::new()
+            } else {
+                // SAFETY: a tensor of this element type holds `count` elements at `data`,
+                // valid until the value is released (after this copy).
+                unsafe { std::slice::from_raw_parts(data.cast::<$t>(), count) }.to_vec()
+            };
+            TensorBuf::$variant(values.into())
         }};
     }
-    Ok(match ty {
-        TensorElementType::Float32 => take!(f32, F32),
-        TensorElementType::Float64 => take!(f64, F64),
-        TensorElementType::Int32 => take!(i32, I32),
-        TensorElementType::Int64 => take!(i64, I64),
-        TensorElementType::Uint8 => take!(u8, U8),
+    let buf = match ty {
+        T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT => take!(f32, F32),
+        T::ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE => take!(f64, F64),
+        T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 => take!(i32, I32),
+        T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 => take!(i64, I64),
+        T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 => take!(u8, U8),
         other => {
             return Err(Error::Model(format!(
                 "model output '{name}' has unsupported type {other:?}"
             )))
         }
-    })
+    };
+    Ok(Tensor::new(name, shape.into_iter().collect(), buf))
 }
 
 impl Model for OnnxModel {

@@ -158,14 +158,26 @@ pub fn views(inputs: &[Input]) -> Vec<TensorView<'_>> {
         .collect()
 }
 
-/// Deterministic inputs for `ports` with every dynamic dimension `n`, drawn from each model's
+/// Deterministic inputs for `ports` with every batch dimension `n`, drawn from each model's
 /// input domain as its MODEL.md states it (counts, indices and one-hot vectors valid; features
 /// in realistic ranges); unknown names get uniform values in [-1, 1].
 pub fn make_inputs(ports: &[ModelPort], n: i64, rng: &mut Rng) -> Vec<Input> {
     ports
         .iter()
         .map(|p| {
-            let shape: Vec<i64> = p.shape.iter().map(|&d| if d < 0 { n } else { d }).collect();
+            // The first dynamic axis is the batch (n); a later one is a length (the b-tag
+            // model's time steps), given the 15 that the count inputs below stay within.
+            let first = p.shape.iter().position(|&d| d < 0);
+            let shape: Vec<i64> = p
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match d {
+                    d if d >= 0 => d,
+                    _ if Some(i) == first => n,
+                    _ => 15,
+                })
+                .collect();
             let len = shape.iter().product::<i64>() as usize;
             let data = match (p.name.as_str(), p.dtype) {
                 // b-tag: number of real tracks, 0–15.

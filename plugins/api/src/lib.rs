@@ -10,9 +10,11 @@
 
 #![allow(non_local_definitions)] // emitted by abi_stable's `sabi_trait` macro
 
+pub mod jagged;
 mod plugin;
 mod tensor;
 
+pub use jagged::{check_groups, check_offsets, wrap_dphi};
 pub use plugin::{
     __create, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO,
     LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox,

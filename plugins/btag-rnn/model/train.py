@@ -42,15 +42,15 @@ class BTagRNN(nn.Module):
 
 
 def export(model, out_dir):
-    """Writes model.onnx (opset 17, dynamic batch) and model.pt (TorchScript trace)."""
+    """Writes model.onnx (opset 17, dynamic batch and steps; the lean graph of `onnx_graph.py`)
+    and model.pt (TorchScript trace; run scripts/embed-torch-signature.py on it afterwards)."""
+    import onnx_graph  # noqa: E402 (needs the onnx package, only for exporting)
     model.eval()
     ex_t = torch.zeros(2, P.MAX_TRACKS, P.N_FEATURES)
     ex_n = torch.tensor([3, 15], dtype=torch.int64)
-    torch.onnx.export(
-        model, (ex_t, ex_n), os.path.join(out_dir, "model.onnx"), dynamo=False,
-        opset_version=17, input_names=["tracks", "n_tracks"], output_names=["probs"],
-        dynamic_axes={"tracks": {0: "batch"}, "n_tracks": {0: "batch"}, "probs": {0: "batch"}},
-    )
+    lean = onnx_graph.lean_model(model.state_dict())
+    with open(os.path.join(out_dir, "model.onnx"), "wb") as f:
+        f.write(lean.SerializeToString())
     traced = torch.jit.trace(model, (ex_t, ex_n))
     traced.save(os.path.join(out_dir, "model.pt"))
 

@@ -4,16 +4,23 @@
 //! the raw quantities a tracker stores (pT, η, φ, d0, z0, σ(d0), σ(z0)). The plugin computes the
 //! training features (lifetime-signed impact parameters w.r.t. the jet axis, their significances,
 //! the pT fraction and ΔR), sorts the tracks by |d0|/σ(d0), keeps the first [`MAX_TRACKS`], runs
-//! all jets of the call as one batch of the model served under the record `BTagRnnRcd`, and
-//! returns p(b), p(c), p(light) and the discriminant
-//! `D_b = ln(p_b / (f_c·p_c + (1 − f_c)·p_light))`.
+//! the model served under the record `BTagRnnRcd`, and returns p(b), p(c), p(light) and the
+//! discriminant `D_b = ln(p_b / (f_c·p_c + (1 − f_c)·p_light))`.
 //!
-//! The preprocessing is [`preprocess`], a pure function that follows `model/MODEL.md` operation
-//! by operation in float32; `tests/golden.rs` checks it against the Python reference.
+//! One call goes through three pure steps, kept apart so that a caller can batch the middle one:
+//! - [`preprocess`]: raw jets and tracks → padded model inputs, following `model/MODEL.md`
+//!   operation by operation in float32 (`tests/golden.rs` checks it against the Python
+//!   reference);
+//! - [`run_packed`]: the model on each jet's *real* tracks only. The LSTM's cost is per time step,
+//!   and a jet has 5–6 real tracks on average out of 15; the jets are sorted by track count and
+//!   cut into a few groups ([`plan_groups`]), each run with as many steps as its longest jet
+//!   (the model reads the hidden state after each jet's last real track, so the answer does not
+//!   depend on the padding or on the grouping);
+//! - [`postprocess`]: probabilities → the plugin's outputs.
 
 use hepinfer_plugin_api::{
-    export_plugin, Call, DType, Dim, ModelSpec, Plugin, PluginError, PluginInfo, PluginLogger,
-    Tensor, TensorBuf, TensorSpec, TensorView,
+    check_groups, export_plugin, wrap_dphi, Call, DType, Dim, ErrorKind, ModelSpec, Plugin,
+    PluginError, PluginInfo, PluginLogger, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
 
@@ -33,27 +40,14 @@ pub const DEFAULT_FC: f64 = 0.07;
 /// probability underflows to 0.
 const DISCRIMINANT_EPS: f64 = 1e-12;
 
-const PI: f32 = std::f32::consts::PI; // 3.1415927
-const TWO_PI: f32 = 2.0 * std::f32::consts::PI; // 6.2831855, float32(2π) exactly
-
-/// Model inputs of one call: `tracks` `[n_jets, 15, 6]` (row-major, zero-padded) and `n_tracks`
-/// `[n_jets]`.
+/// Preprocessed inputs of one call: `tracks` `[n_jets, 15, 6]` (row-major, zero-padded) and
+/// `n_tracks` `[n_jets]`. The model itself is fed slices of them ([`run_packed`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInputs {
     /// Sorted, truncated, zero-padded track features, `n_jets * MAX_TRACKS * N_FEATURES` values.
     pub tracks: Vec<f32>,
     /// Tracks given to the model per jet (`min(tracks of the jet, MAX_TRACKS)`).
     pub n_tracks: Vec<i64>,
-}
-
-/// Wraps an angle difference into (−π, π] with one correction each way, as the training did.
-fn wrap_dphi(dphi: f32) -> f32 {
-    let dphi = if dphi > PI { dphi - TWO_PI } else { dphi };
-    if dphi <= -PI {
-        dphi + TWO_PI
-    } else {
-        dphi
-    }
 }
 
 /// +1 for x ≥ 0 (zero counts as positive), −1 otherwise.
@@ -97,47 +91,6 @@ pub fn track_features(
     (features, d0.abs() / sigma_d0)
 }
 
-/// Checks that `offsets` group `n_items` elements into `n_groups` groups (first 0,
-/// non-decreasing, last `n_items`). The host checks this before a call; the check is repeated so
-/// that the public functions are safe on any input.
-pub fn check_offsets(
-    input: &str,
-    offsets: &[i64],
-    n_groups: usize,
-    n_items: usize,
-) -> Result<(), PluginError> {
-    if offsets.len() != n_groups + 1 {
-        return Err(PluginError::input(format!(
-            "input '{input}': expected {} offsets (jets + 1), got {}",
-            n_groups + 1,
-            offsets.len()
-        )));
-    }
-    if offsets[0] != 0 {
-        return Err(PluginError::input(format!(
-            "input '{input}': offsets[0] must be 0, got {}",
-            offsets[0]
-        )));
-    }
-    for (i, w) in offsets.windows(2).enumerate() {
-        if w[1] < w[0] || w[1] as u64 > n_items as u64 {
-            return Err(PluginError::input(format!(
-                "input '{input}': offsets[{}] = {} is not in [{}, {n_items}]",
-                i + 1,
-                w[1],
-                w[0]
-            )));
-        }
-    }
-    if offsets[n_groups] as usize != n_items {
-        return Err(PluginError::input(format!(
-            "input '{input}': last offset must be {n_items} (elements), got {}",
-            offsets[n_groups]
-        )));
-    }
-    Ok(())
-}
-
 /// The model inputs for a call: `jets` is `[n_jets, 3]` (pT, η, φ), `tracks` is `[n_tracks, 7]`
 /// (pT, η, φ, d0, z0, σ(d0), σ(z0)) grouped by `offsets` (n_jets + 1 entries).
 ///
@@ -158,7 +111,10 @@ pub fn preprocess(
         )));
     }
     let n_jets = jets.len() / JET_FIELDS;
-    check_offsets("tracks", offsets, n_jets, tracks.len() / TRACK_FIELDS)?;
+    // The host checks this before a call; repeated so that this public function is safe on any
+    // input.
+    check_groups("tracks", offsets, n_jets, tracks.len() / TRACK_FIELDS)
+        .map_err(PluginError::input)?;
     let block = MAX_TRACKS * N_FEATURES;
     let mut out = ModelInputs {
         tracks: vec![0.0; n_jets * block],
@@ -202,6 +158,158 @@ pub fn preprocess(
         out.n_tracks[j] = kept as i64;
     }
     Ok(out)
+}
+
+/// One model call of a packed batch: the jets `order[start..end]` of a [`Plan`], fed with `steps`
+/// time steps each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    /// First position in [`Plan::order`].
+    pub start: usize,
+    /// One past the last position in [`Plan::order`].
+    pub end: usize,
+    /// Time steps of the call: the longest jet of the group (at least 1).
+    pub steps: usize,
+}
+
+/// How the jets of a call are run: sorted by track count (descending, stable) and cut into
+/// groups of similar length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Jet indices, longest first.
+    pub order: Vec<usize>,
+    /// Consecutive ranges of `order`, one model call each.
+    pub groups: Vec<Group>,
+}
+
+/// Cost model of one ONNX Runtime call of the b-tag LSTM on one core, in µs:
+/// `CALL_US + steps · (STEP_US + ROW_STEP_US · jets)`, estimated on the development machine
+/// (a call's fixed cost, ≈ 0.8 µs per step for one jet, ≈ 0.45 µs per jet and step in large
+/// batches). Only the ratios matter for [`plan_groups`], and a poor ratio costs speed, never
+/// correctness: every grouping gives the same answers.
+const CALL_US: f64 = 6.0;
+const STEP_US: f64 = 0.35;
+const ROW_STEP_US: f64 = 0.45;
+
+/// Time steps the model needs for a jet with `n` real tracks: its tracks, or one (all-zero) step
+/// for a jet without tracks, whose answer is the model's reading of step 0 (`model/MODEL.md`).
+fn steps_of(n: i64) -> usize {
+    n.clamp(1, MAX_TRACKS as i64) as usize
+}
+
+/// Plans the model calls for jets with `n_tracks` real tracks: sorts them by steps (longest
+/// first, stable) and cuts the sorted list where the saved padded steps outweigh the cost of one
+/// more call, by dynamic programming over the (at most 15) distinct lengths under the cost model
+/// above. One jet, or jets of one length, give one call with exactly their steps.
+pub fn plan_groups(n_tracks: &[i64]) -> Plan {
+    let mut order: Vec<usize> = (0..n_tracks.len()).collect();
+    order.sort_by_key(|&j| std::cmp::Reverse(steps_of(n_tracks[j])));
+    // Distinct lengths, ascending, with the number of jets of each.
+    let mut count = [0usize; MAX_TRACKS + 1];
+    for &n in n_tracks {
+        count[steps_of(n)] += 1;
+    }
+    let lengths: Vec<usize> = (1..=MAX_TRACKS).filter(|&l| count[l] > 0).collect();
+    let m = lengths.len();
+    // best[i]: cheapest cover of the i shortest lengths; cut[i]: where its last group starts.
+    let mut best = vec![0.0f64; m + 1];
+    let mut cut = vec![0usize; m + 1];
+    for i in 1..=m {
+        best[i] = f64::INFINITY;
+        let mut rows = 0usize;
+        for j in (0..i).rev() {
+            rows += count[lengths[j]];
+            let steps = lengths[i - 1] as f64;
+            let c = best[j] + CALL_US + steps * (STEP_US + ROW_STEP_US * rows as f64);
+            if c < best[i] {
+                best[i] = c;
+                cut[i] = j;
+            }
+        }
+    }
+    // Walk the cuts back from the longest lengths, which come first in `order`.
+    let mut groups = Vec::new();
+    let (mut i, mut start) = (m, 0usize);
+    while i > 0 {
+        let j = cut[i];
+        let rows: usize = lengths[j..i].iter().map(|&l| count[l]).sum();
+        groups.push(Group {
+            start,
+            end: start + rows,
+            steps: lengths[i - 1],
+        });
+        start += rows;
+        i = j;
+    }
+    Plan { order, groups }
+}
+
+/// Runs the model on `inputs` as planned by [`plan_groups`]: per group, the group's jets with
+/// their first `steps` track rows (`tracks` `[jets, steps, 6]`, `n_tracks` `[jets]`), through
+/// `run` (one model call, outputs in the model's order). Returns p(b), p(c), p(light) per jet in
+/// the input order.
+pub fn run_packed(
+    inputs: &ModelInputs,
+    mut run: impl FnMut(&[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError>,
+) -> Result<Vec<f32>, PluginError> {
+    let n = inputs.n_tracks.len();
+    let mut probs = vec![0.0f32; 3 * n];
+    let plan = plan_groups(&inputs.n_tracks);
+    let block = MAX_TRACKS * N_FEATURES;
+    let mut tracks: Vec<f32> = Vec::new();
+    let mut counts: Vec<i64> = Vec::new();
+    for g in &plan.groups {
+        let jets = &plan.order[g.start..g.end];
+        let row = g.steps * N_FEATURES;
+        tracks.clear();
+        counts.clear();
+        for &j in jets {
+            tracks.extend_from_slice(&inputs.tracks[j * block..j * block + row]);
+            counts.push(inputs.n_tracks[j]);
+        }
+        let tshape = [jets.len() as i64, g.steps as i64, N_FEATURES as i64];
+        let nshape = [jets.len() as i64];
+        let out = run(&[
+            TensorView::f32("tracks", &tshape, &tracks),
+            TensorView::i64("n_tracks", &nshape, &counts),
+        ])?;
+        let p = out.first().and_then(Tensor::as_f32).ok_or_else(|| {
+            PluginError::new(
+                ErrorKind::Model,
+                "btag-rnn: the model returned no f32 output",
+            )
+        })?;
+        if p.len() != 3 * jets.len() {
+            return Err(PluginError::new(
+                ErrorKind::Model,
+                format!(
+                    "btag-rnn: the model returned {} values for {} jets, expected {}",
+                    p.len(),
+                    jets.len(),
+                    3 * jets.len()
+                ),
+            ));
+        }
+        for (&j, pj) in jets.iter().zip(p.chunks_exact(3)) {
+            probs[3 * j..3 * j + 3].copy_from_slice(pj);
+        }
+    }
+    Ok(probs)
+}
+
+/// The plugin's outputs from the model's probabilities (`3 · n_jets`, input order):
+/// `probabilities`, `discriminant` (with c fraction `f_c`) and `n_tracks`.
+pub fn postprocess(probs: Vec<f32>, n_tracks: Vec<i64>, f_c: f64) -> [Tensor; 3] {
+    let n = n_tracks.len() as i64;
+    let disc: Vec<f32> = probs
+        .chunks_exact(3)
+        .map(|p| discriminant([p[0], p[1], p[2]], f_c))
+        .collect();
+    [
+        Tensor::f32("probabilities", vec![n, 3], probs),
+        Tensor::f32("discriminant", vec![n], disc),
+        Tensor::new("n_tracks", vec![n], TensorBuf::I64(n_tracks.into())),
+    ]
 }
 
 /// `D_b = ln((p_b + ε) / (f_c·p_c + (1 − f_c)·p_light + ε))` with ε = 1e-12, computed in f64.
@@ -288,10 +396,11 @@ impl Plugin for BTagRnn {
                         DType::F32,
                         vec![
                             Dim::named("batch"),
-                            Dim::fixed(MAX_TRACKS as i64),
+                            Dim::named("steps"),
                             Dim::fixed(N_FEATURES as i64),
                         ],
-                        "sorted track features, zero-padded",
+                        "sorted track features of the longest jet's real tracks (at most 15 \
+                         steps), zero-padded",
                     ),
                     TensorSpec::new("n_tracks", DType::I64, vec![Dim::named("batch")], "real tracks per jet"),
                 ]
@@ -320,53 +429,16 @@ impl Plugin for BTagRnn {
     }
 
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
-        let jets = call.f32("jets")?;
-        let tracks = call.f32("tracks")?;
-        let offsets = call.offsets("tracks")?;
-        let inputs = preprocess(jets, tracks, offsets)?;
-        let n = inputs.n_tracks.len();
-        let probs: Vec<f32> = if n == 0 {
-            // No jets: a valid event with nothing to tag; the model is not run.
-            Vec::new()
-        } else {
-            let tshape = [n as i64, MAX_TRACKS as i64, N_FEATURES as i64];
-            let nshape = [n as i64];
-            let out = call.run_model(
-                "rnn",
-                &[
-                    TensorView::f32("tracks", &tshape, &inputs.tracks),
-                    TensorView::i64("n_tracks", &nshape, &inputs.n_tracks),
-                ],
-            )?;
-            let p = out.first().and_then(Tensor::as_f32).ok_or_else(|| {
-                PluginError::new(
-                    hepinfer_plugin_api::ErrorKind::Model,
-                    "btag-rnn: the model returned no f32 output",
-                )
-            })?;
-            if p.len() != 3 * n {
-                return Err(PluginError::new(
-                    hepinfer_plugin_api::ErrorKind::Model,
-                    format!(
-                        "btag-rnn: the model returned {} values for {n} jets, expected {}",
-                        p.len(),
-                        3 * n
-                    ),
-                ));
-            }
-            p.to_vec()
-        };
-        let disc: Vec<f32> = probs
-            .chunks_exact(3)
-            .map(|p| discriminant([p[0], p[1], p[2]], self.f_c))
-            .collect();
-        call.output(Tensor::f32("probabilities", vec![n as i64, 3], probs));
-        call.output(Tensor::f32("discriminant", vec![n as i64], disc));
-        call.output(Tensor::new(
-            "n_tracks",
-            vec![n as i64],
-            TensorBuf::I64(inputs.n_tracks.into()),
-        ));
+        let inputs = preprocess(
+            call.f32("jets")?,
+            call.f32("tracks")?,
+            call.offsets("tracks")?,
+        )?;
+        // No jets: a valid event with nothing to tag; the model is not run.
+        let probs = run_packed(&inputs, |views| call.run_model("rnn", views))?;
+        for t in postprocess(probs, inputs.n_tracks, self.f_c) {
+            call.output(t);
+        }
         Ok(())
     }
 }
@@ -376,6 +448,7 @@ export_plugin!(BTagRnn);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hepinfer_plugin_api::TensorData;
 
     fn track(pt: f32, d0: f32, sigma: f32) -> [f32; TRACK_FIELDS] {
         [pt, 0.1, 0.05, d0, 0.01, sigma, 0.05]
@@ -456,5 +529,103 @@ mod tests {
         assert!((d as f64 - (0.5f64 / 0.25).ln()).abs() < 1e-6);
         assert!(discriminant([0.0, 0.0, 1.0], 0.07).is_finite());
         assert!(discriminant([1.0, 0.0, 0.0], 0.07).is_finite());
+    }
+    #[test]
+    fn plan_sorts_longest_first_and_covers_every_jet_once() {
+        let n = [3i64, 0, 15, 7, 3, 22, 1, 9];
+        let plan = plan_groups(&n);
+        let steps: Vec<usize> = plan.order.iter().map(|&j| steps_of(n[j])).collect();
+        assert!(steps.windows(2).all(|w| w[0] >= w[1]), "{steps:?}");
+        // Stable: the two jets with 3 tracks keep their order.
+        let threes: Vec<usize> = plan.order.iter().copied().filter(|&j| n[j] == 3).collect();
+        assert_eq!(threes, vec![0, 4]);
+        let mut seen = plan.order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n.len()).collect::<Vec<_>>());
+        // Groups tile `order`, each as long as its longest jet.
+        let mut at = 0;
+        for g in &plan.groups {
+            assert_eq!(g.start, at);
+            assert!(g.end > g.start);
+            assert_eq!(g.steps, steps_of(n[plan.order[g.start]]));
+            at = g.end;
+        }
+        assert_eq!(at, n.len());
+    }
+
+    #[test]
+    fn plan_of_one_jet_or_one_length_is_one_exact_call() {
+        for k in [0i64, 1, 4, 15, 40] {
+            let plan = plan_groups(&[k]);
+            assert_eq!(
+                plan.groups,
+                vec![Group {
+                    start: 0,
+                    end: 1,
+                    steps: steps_of(k)
+                }]
+            );
+        }
+        let plan = plan_groups(&[6; 64]);
+        assert_eq!(
+            plan.groups,
+            vec![Group {
+                start: 0,
+                end: 64,
+                steps: 6
+            }]
+        );
+        assert!(plan_groups(&[]).groups.is_empty());
+    }
+
+    #[test]
+    fn plan_splits_a_mixed_batch_where_padding_would_cost_more_than_a_call() {
+        // 63 short jets and one with 15 tracks: padding the short ones to 15 steps costs far more
+        // than a second call.
+        let mut n = vec![2i64; 63];
+        n.push(15);
+        let plan = plan_groups(&n);
+        assert_eq!(plan.groups.len(), 2, "{:?}", plan.groups);
+        assert_eq!(
+            plan.groups[0],
+            Group {
+                start: 0,
+                end: 1,
+                steps: 15
+            }
+        );
+    }
+
+    #[test]
+    fn packed_run_feeds_each_group_its_real_steps_and_restores_the_order() {
+        let n_tracks = vec![2i64, 0, 5];
+        let mut tracks = vec![0.0f32; 3 * MAX_TRACKS * N_FEATURES];
+        for (j, &k) in n_tracks.iter().enumerate() {
+            for r in 0..k as usize {
+                tracks[(j * MAX_TRACKS + r) * N_FEATURES] = (10 * j + r + 1) as f32;
+            }
+        }
+        let inputs = ModelInputs { tracks, n_tracks };
+        let mut calls = Vec::new();
+        // A fake model that answers (first feature of the last real step, steps, n) per jet.
+        let probs = run_packed(&inputs, |v| {
+            let (TensorData::F32(t), TensorData::I64(n)) = (&v[0].data, &v[1].data) else {
+                panic!("inputs are tracks f32, n_tracks i64");
+            };
+            let steps = v[0].shape[1] as usize;
+            calls.push((v[0].shape.to_vec(), n.to_vec()));
+            let p: Vec<f32> = n
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &k)| {
+                    let last = (k.max(1) - 1) as usize;
+                    [t[(i * steps + last) * N_FEATURES], steps as f32, k as f32]
+                })
+                .collect();
+            Ok(vec![Tensor::f32("probs", vec![n.len() as i64, 3], p)])
+        })
+        .unwrap();
+        assert_eq!(probs, vec![2.0, 5.0, 2.0, 0.0, 5.0, 0.0, 25.0, 5.0, 5.0]);
+        assert_eq!(calls, vec![(vec![3, 5, 6], vec![5, 2, 0])]);
     }
 }

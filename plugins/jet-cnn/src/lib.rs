@@ -11,8 +11,8 @@
 //! Python reference.
 
 use hepinfer_plugin_api::{
-    export_plugin, Call, DType, Dim, ErrorKind, ModelSpec, Plugin, PluginError, PluginInfo,
-    PluginLogger, Tensor, TensorSpec, TensorView,
+    check_offsets, export_plugin, wrap_dphi, Call, DType, Dim, ErrorKind, ModelSpec, Plugin,
+    PluginError, PluginInfo, PluginLogger, Tensor, TensorSpec, TensorView,
 };
 use serde::Deserialize;
 
@@ -23,24 +23,12 @@ pub const EMPTY_JET_P_W: f32 = 0.0;
 /// Fields per constituent in the `constituents` input: η, φ (rad), pT (GeV).
 pub const CONSTITUENT_FIELDS: usize = 3;
 
-const PI: f32 = std::f32::consts::PI; // 3.1415927
-const TWO_PI: f32 = 2.0 * std::f32::consts::PI; // 6.2831855, float32(2π) exactly
 /// Second seed at least ΔR 0.2 from the first (compared as ΔR² > 0.04 in float32).
 const SEED2_MIN_R2: f32 = 0.04;
 /// 1 / pixel size (0.1).
 const INV_PIX: f32 = 10.0;
 /// NPIX / 2: pixel 12 is centred on the first seed.
 const HALF: f32 = 12.5;
-
-/// Wraps an angle difference into (−π, π] with one correction each way, as the training did.
-fn wrap_dphi(dphi: f32) -> f32 {
-    let dphi = if dphi > PI { dphi - TWO_PI } else { dphi };
-    if dphi <= -PI {
-        dphi + TWO_PI
-    } else {
-        dphi
-    }
-}
 
 /// Index of the largest `pt` among `candidates` (constituent indices); the lowest index on ties,
 /// like numpy's `argmax`.
@@ -125,7 +113,7 @@ pub fn preprocess(constituents: &[f32], offsets: &[i64]) -> Result<Vec<f32>, Plu
         )));
     }
     let n_items = constituents.len() / CONSTITUENT_FIELDS;
-    check_offsets("constituents", offsets, n_items)?;
+    check_offsets("constituents", offsets, n_items).map_err(PluginError::input)?;
     if let Some(i) = constituents
         .chunks_exact(CONSTITUENT_FIELDS)
         .position(|c| c[2] < 0.0 || c[2].is_nan())
@@ -145,37 +133,6 @@ pub fn preprocess(constituents: &[f32], offsets: &[i64]) -> Result<Vec<f32>, Plu
         ));
     }
     Ok(out)
-}
-
-/// Checks that `offsets` group `n_items` elements (at least one offset, first 0,
-/// non-decreasing, last `n_items`). The host checks this before a call; the check is repeated so
-/// that the public functions are safe on any input.
-pub fn check_offsets(input: &str, offsets: &[i64], n_items: usize) -> Result<(), PluginError> {
-    let Some(&last) = offsets.last() else {
-        return Err(PluginError::input(format!(
-            "input '{input}': offsets (jets + 1 entries) are required"
-        )));
-    };
-    if offsets[0] != 0 {
-        return Err(PluginError::input(format!(
-            "input '{input}': offsets[0] must be 0, got {}",
-            offsets[0]
-        )));
-    }
-    if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
-        return Err(PluginError::input(format!(
-            "input '{input}': offsets[{}] = {} < offsets[{i}] = {}",
-            i + 1,
-            offsets[i + 1],
-            offsets[i]
-        )));
-    }
-    if last as u64 != n_items as u64 {
-        return Err(PluginError::input(format!(
-            "input '{input}': last offset must be {n_items} (elements), got {last}"
-        )));
-    }
-    Ok(())
 }
 
 /// Instance configuration: none so far; unknown keys are refused.

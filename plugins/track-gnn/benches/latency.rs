@@ -6,6 +6,9 @@
 //! ```sh
 //! cargo bench -p track-gnn --bench latency            # everything
 //! cargo bench -p track-gnn --bench latency -- scaling  # the scaling table only
+//! TRACK_GNN_BASELINE=old.onnx cargo bench -p track-gnn --bench latency -- baseline
+//!                      # 1,000-particle events: this model vs another (or another configuration,
+//!                      # TRACK_GNN_BASELINE_CONFIG='{"max_edges_per_call": 4000}'), interleaved
 //! ```
 //! Toy events from `toydet tracker` (about 8.3 hits per particle); ONNX Runtime with one
 //! intra-op thread.
@@ -15,7 +18,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hepinfer::Instance;
-use hepinfer_plugin_api::{EventKey, TensorData, TensorView};
+use hepinfer_plugin_api::{EventKey, TensorBuf, TensorData, TensorView};
 use std::time::{Duration, Instant};
 use toydet::tracker::{event_rng, generate_event, TrackerConfig};
 use track_gnn::graph::{build_edges, HitGeometry};
@@ -42,21 +45,37 @@ fn event(particles: usize, seed: u64) -> Event {
 }
 
 fn call(inst: &Instance, e: &Event) {
+    std::hint::black_box(call_out(inst, e));
+}
+
+/// One call's outputs.
+fn call_out(inst: &Instance, e: &Event) -> hepinfer::CallOutputs {
     let (hs, ls) = ([e.layers.len() as i64, 3], [e.layers.len() as i64]);
-    let out = inst
-        .process(
-            EventKey::default(),
-            &[
-                TensorView::f32("hits", &hs, &e.hits),
-                TensorView::new(
-                    "hit_layer",
-                    &ls,
-                    TensorData::I32(e.layers.as_slice().into()),
-                ),
-            ],
-        )
-        .expect("track-gnn call");
-    std::hint::black_box(out);
+    inst.process(
+        EventKey::default(),
+        &[
+            TensorView::f32("hits", &hs, &e.hits),
+            TensorView::new(
+                "hit_layer",
+                &ls,
+                TensorData::I32(e.layers.as_slice().into()),
+            ),
+        ],
+    )
+    .expect("track-gnn call")
+}
+
+/// The plugin's `stage_time_us` output: graph construction, edge classification, track building.
+fn stage_us(out: &hepinfer::CallOutputs) -> [f64; 3] {
+    let t = out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "stage_time_us")
+        .expect("stage_time_us output");
+    match &t.data {
+        TensorBuf::F64(v) if v.len() == 3 => [v[0], v[1], v[2]],
+        _ => panic!("stage_time_us is not f64 [3]"),
+    }
 }
 
 fn graph(e: &Event) -> usize {
@@ -93,10 +112,10 @@ fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 fn scaling(inst: &Instance) {
     let mut gp = Vec::new();
     let mut fp = Vec::new();
-    eprintln!("\ntrack-gnn scaling (median of 3):");
+    eprintln!("\ntrack-gnn scaling (median of 3; stages as the plugin reports them, median call):");
     eprintln!(
-        "{:>8} {:>9} {:>10} {:>12} {:>12}",
-        "hits", "particles", "edges", "graph ms", "call ms"
+        "{:>8} {:>9} {:>10} {:>12} {:>12} {:>11} {:>11} {:>11}",
+        "hits", "particles", "edges", "graph ms", "call ms", "stage1 ms", "stage2 ms", "stage3 ms"
     );
     for particles in [120usize, 250, 500, 1200, 2500, 5000, 12_000] {
         let e = event(particles, 5);
@@ -104,12 +123,18 @@ fn scaling(inst: &Instance) {
         let mut edges = 0;
         let tg = median_secs(3, || edges = graph(&e));
         gp.push((n, tg));
-        let tc = median_secs(3, || call(inst, &e));
+        let mut stages = Vec::new();
+        let tc = median_secs(3, || stages.push(stage_us(&call_out(inst, &e))));
         fp.push((n, tc));
+        stages.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+        let st = stages[stages.len() / 2];
         eprintln!(
-            "{n:>8} {particles:>9} {edges:>10} {:>12.2} {:>12.1}",
+            "{n:>8} {particles:>9} {edges:>10} {:>12.2} {:>12.1} {:>11.2} {:>11.2} {:>11.2}",
             1e3 * tg,
-            1e3 * tc
+            1e3 * tc,
+            st[0] / 1e3,
+            st[1] / 1e3,
+            st[2] / 1e3
         );
     }
     eprintln!(
@@ -119,6 +144,65 @@ fn scaling(inst: &Instance) {
     );
 }
 
+/// Whole calls and stage times on 1,000-particle events (seeds 21–25), the shipped model against
+/// the model file `baseline`, in interleaved rounds (the machine is shared: medians of rounds
+/// that alternate which model goes first).
+fn baseline(inst: &Instance, baseline: &std::path::Path) {
+    // TRACK_GNN_BASELINE_ARENA=1: the baseline host turns ONNX Runtime's CPU arena on.
+    let dir = hepinfer_plugin_testing::plugin_dir("track-gnn");
+    let mut cfg: serde_json::Value = serde_json::from_str(&hepinfer_plugin_testing::host_config(
+        dir.path(),
+        "TrackGnnRcd",
+        baseline,
+    ))
+    .expect("host config");
+    cfg["cpu_arena"] = (std::env::var("TRACK_GNN_BASELINE_ARENA").as_deref() == Ok("1")).into();
+    let host = hepinfer::Host::new(&cfg.to_string(), None, std::ptr::null_mut()).expect("host");
+    // TRACK_GNN_BASELINE_CONFIG: the baseline instance's configuration (default `{}`).
+    let config = std::env::var("TRACK_GNN_BASELINE_CONFIG").unwrap_or_else(|_| "{}".into());
+    let base = host
+        .instance("track-gnn", &config)
+        .expect("baseline instance");
+    let events: Vec<Event> = (21..26).map(|s| event(1000, s)).collect();
+    let sides = [("shipped", inst), ("baseline", &base)];
+    let mut t = [Vec::new(), Vec::new()];
+    let mut st: [Vec<[f64; 3]>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..15 {
+        for k in 0..2 {
+            let i = (k + r) % 2;
+            for e in &events {
+                let start = Instant::now();
+                let out = call_out(sides[i].1, e);
+                t[i].push(start.elapsed().as_secs_f64() * 1e3);
+                st[i].push(stage_us(&out));
+            }
+        }
+    }
+    eprintln!("\ntrack-gnn, 1,000-particle events, median of 75 calls each, interleaved:");
+    eprintln!(
+        "{:>9} {:>9} {:>11} {:>11} {:>11}",
+        "model", "call ms", "stage1 ms", "stage2 ms", "stage3 ms"
+    );
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut calls = [0.0; 2];
+    for i in 0..2 {
+        calls[i] = med(t[i].clone());
+        let s = |k: usize| med(st[i].iter().map(|x| x[k] / 1e3).collect());
+        eprintln!(
+            "{:>9} {:>9.2} {:>11.2} {:>11.2} {:>11.2}",
+            sides[i].0,
+            calls[i],
+            s(0),
+            s(1),
+            s(2)
+        );
+    }
+    eprintln!("speed-up of the whole call: {:.2}x", calls[1] / calls[0]);
+}
+
 fn bench(c: &mut Criterion) {
     // `-- scaling`: the table alone (no criterion group has that name).
     let scaling_only = std::env::args().any(|a| a == "scaling");
@@ -126,6 +210,12 @@ fn bench(c: &mut Criterion) {
     let inst = host.instance("track-gnn", "{}").expect("instance");
     if scaling_only {
         scaling(&inst);
+        return;
+    }
+    if std::env::args().any(|a| a == "baseline") {
+        let path = std::env::var_os("TRACK_GNN_BASELINE")
+            .expect("-- baseline needs TRACK_GNN_BASELINE=<model.onnx> to compare with");
+        baseline(&inst, std::path::Path::new(&path));
         return;
     }
 

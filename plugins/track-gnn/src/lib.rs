@@ -1,10 +1,16 @@
 //! `track-gnn`: track finding in the toy silicon barrel with a graph neural network.
 //!
-//! Per event it takes the hits (x, y, z in mm and the layer id), builds the hit graph exactly as
-//! `model/preprocess.py` does ([`graph`]: same edges, bit-identical node features), scores the
-//! edges with the interaction network served by the host (record `TrackGnnRcd`), and turns the
-//! edges above threshold into track candidates ([`tracks`]) with helix parameters from a
-//! circle + line fit. The model card is `model/MODEL.md`.
+//! Per event it takes the hits (x, y, z in mm and the layer id) through three stages, each a
+//! function that fills its part of one carrier, [`TrackingEvent`], and records its wall time
+//! (returned in the `stage_time_us` output):
+//! 1. **graph construction** ([`construct_graph`]): the hit graph exactly as
+//!    `model/preprocess.py` builds it ([`graph`]: same edges, bit-identical node features);
+//! 2. **edge classification** ([`classify_edges`]): the interaction network served by the host
+//!    (record `TrackGnnRcd`) scores every edge;
+//! 3. **track building** ([`build_candidates`]): the edges above threshold become track
+//!    candidates ([`tracks`]) with helix parameters from a circle + line fit.
+//!
+//! The model card is `model/MODEL.md`.
 //!
 //! Time and memory are bounded: building the graph stops as soon as it has examined more than
 //! `max_candidates` doublets and triplets or holds more than 4 × `max_edges` compatible triplets,
@@ -20,12 +26,19 @@ use hepinfer_plugin_api::{
     PluginInfo, PluginLogger, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
-use tracks::{build_tracks, fit_helix, ScoredEdge, TrackBuilding};
+use std::time::{Duration, Instant};
+use tracks::{build_tracks, fit_helix, ScoredEdge, TrackBuilding, TrackParams};
 
 /// Columns of `track_params`: pT [GeV], φ, η, z0 [mm], charge sign.
 pub const N_TRACK_PARAMS: usize = 5;
 /// Entries of `graph_stats`: hits, edges, edges above threshold, model calls.
 pub const N_GRAPH_STATS: usize = 4;
+/// Stages of an event, in order; `stage_time_us` has one entry per stage.
+pub const STAGES: [&str; 3] = [
+    "graph construction",
+    "edge classification",
+    "track building",
+];
 
 /// Instance configuration (JSON); every key is optional.
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +161,13 @@ impl Plugin for TrackGnn {
                     "hits, edges, edges above threshold, model calls",
                 ),
                 TensorSpec::new(
+                    "stage_time_us",
+                    DType::F64,
+                    vec![Dim::fixed(STAGES.len() as i64)],
+                    "wall time of each stage in microseconds: graph construction, edge \
+                     classification (the model calls), track building (with the helix fits)",
+                ),
+                TensorSpec::new(
                     "edge_index",
                     DType::I64,
                     vec![Dim::fixed(2), Dim::named("n_edges")],
@@ -200,6 +220,48 @@ impl Plugin for TrackGnn {
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
         let hits = call.f32("hits")?;
         let layers = call.i32("hit_layer")?;
+        let mut event = TrackingEvent::new(hits, layers)?;
+        construct_graph(&mut event, &self.config)?;
+        classify_edges(&mut event, &self.config, |inputs| {
+            call.run_model("gnn", inputs)
+        })?;
+        if event.scored.model_calls > 1 {
+            call.log(
+                LogLevel::Debug,
+                &format!(
+                    "track-gnn: {} edges scored in {} chunks of <= ~{} edges",
+                    event.scored.n_edges, event.scored.model_calls, self.config.max_edges_per_call
+                ),
+            );
+        }
+        build_candidates(&mut event, hits, &self.config);
+        for t in event.outputs(&self.config) {
+            call.output(t);
+        }
+        Ok(())
+    }
+}
+
+/// One event on its way through the stages: the hits, and what each stage adds.
+#[derive(Debug)]
+pub struct TrackingEvent {
+    /// Hit geometry (r, φ, z, layer per hit): the input of every stage.
+    pub geo: HitGeometry,
+    /// Stage 1: the graph's edges (inner hit, outer hit), sorted.
+    pub edges: Vec<[u32; 2]>,
+    /// Stage 2: the edges above threshold with their scores, and the call statistics.
+    pub scored: Scored,
+    /// Stage 3: the hits of each track candidate, innermost first.
+    pub tracks: Vec<Vec<u32>>,
+    /// Stage 3: the helix parameters of each track candidate.
+    pub params: Vec<TrackParams>,
+    /// Wall time of each stage, in the order of [`STAGES`].
+    pub stage_time: [Duration; 3],
+}
+
+impl TrackingEvent {
+    /// An event of `hits` (x, y, z per hit) on `layers`; refuses a layer id outside the barrel.
+    pub fn new(hits: &[f32], layers: &[i32]) -> Result<Self, PluginError> {
         let geo = HitGeometry::new(hits, layers).map_err(|b| {
             PluginError::input(format!(
                 "input 'hit_layer': element {} is {}, expected a layer id in 0..={}",
@@ -208,95 +270,92 @@ impl Plugin for TrackGnn {
                 N_LAYERS - 1
             ))
         })?;
-        let scored = score_edges(call, &geo, &self.config)?;
-        let tracks = build_tracks(
-            &geo.layer,
-            &scored.kept,
-            self.config.tracking,
-            self.config.min_hits,
-        );
-        self.emit(call, hits, &geo, &scored, &tracks);
-        Ok(())
+        Ok(TrackingEvent {
+            geo,
+            edges: Vec::new(),
+            scored: Scored::default(),
+            tracks: Vec::new(),
+            params: Vec::new(),
+            stage_time: [Duration::ZERO; 3],
+        })
     }
-}
 
-impl TrackGnn {
-    fn emit(
-        &self,
-        call: &mut Call<'_>,
-        hits: &[f32],
-        geo: &HitGeometry,
-        scored: &Scored,
-        tracks: &[Vec<u32>],
-    ) {
-        let n = geo.len();
+    /// The plugin's outputs for this event (after the three stages).
+    pub fn outputs(&self, config: &Config) -> Vec<Tensor> {
+        let n = self.geo.len();
         let mut hit_track = vec![-1i64; n];
         let mut flat = Vec::new();
-        let mut offsets = Vec::with_capacity(tracks.len() + 1);
-        let mut params = Vec::with_capacity(tracks.len() * N_TRACK_PARAMS);
+        let mut offsets = Vec::with_capacity(self.tracks.len() + 1);
         offsets.push(0i64);
-        for (t, hs) in tracks.iter().enumerate() {
-            let xyz: Vec<[f64; 3]> = hs
-                .iter()
-                .map(|&h| {
-                    let i = 3 * h as usize;
-                    [hits[i], hits[i + 1], hits[i + 2]].map(f64::from)
-                })
-                .collect();
-            let p = fit_helix(&xyz, self.config.bfield_t);
-            params.extend([p.pt_gev, p.phi, p.eta, p.z0_mm, p.charge].map(|v| v as f32));
+        for (t, hs) in self.tracks.iter().enumerate() {
             for &h in hs {
                 hit_track[h as usize] = t as i64;
                 flat.push(i64::from(h));
             }
             offsets.push(flat.len() as i64);
         }
-        let nt = tracks.len() as i64;
-        let hit_track = if self.config.float_ids {
+        let params: Vec<f32> = self
+            .params
+            .iter()
+            .flat_map(|p| [p.pt_gev, p.phi, p.eta, p.z0_mm, p.charge].map(|v| v as f32))
+            .collect();
+        let nt = self.tracks.len() as i64;
+        let hit_track = if config.float_ids {
             TensorBuf::F32(hit_track.iter().map(|&t| t as f32).collect())
         } else {
             TensorBuf::I64(hit_track.into())
         };
-        call.output(Tensor::new("hit_track", vec![n as i64], hit_track));
-        call.output(Tensor::jagged(
-            "track_hits",
-            vec![flat.len() as i64],
-            TensorBuf::I64(flat.into()),
-            offsets,
-        ));
-        call.output(Tensor::f32(
-            "track_params",
-            vec![nt, N_TRACK_PARAMS as i64],
-            params,
-        ));
-        call.output(Tensor::new(
-            "graph_stats",
-            vec![N_GRAPH_STATS as i64],
-            TensorBuf::I64(
-                vec![
-                    n as i64,
-                    scored.n_edges as i64,
-                    scored.kept.len() as i64,
-                    scored.model_calls as i64,
-                ]
-                .into(),
+        let scored = &self.scored;
+        let mut out = vec![
+            Tensor::new("hit_track", vec![n as i64], hit_track),
+            Tensor::jagged(
+                "track_hits",
+                vec![flat.len() as i64],
+                TensorBuf::I64(flat.into()),
+                offsets,
             ),
-        ));
-        if self.config.output_edges {
+            Tensor::f32("track_params", vec![nt, N_TRACK_PARAMS as i64], params),
+            Tensor::new(
+                "graph_stats",
+                vec![N_GRAPH_STATS as i64],
+                TensorBuf::I64(
+                    vec![
+                        n as i64,
+                        scored.n_edges as i64,
+                        scored.kept.len() as i64,
+                        scored.model_calls as i64,
+                    ]
+                    .into(),
+                ),
+            ),
+            Tensor::new(
+                "stage_time_us",
+                vec![STAGES.len() as i64],
+                TensorBuf::F64(
+                    self.stage_time
+                        .iter()
+                        .map(|d| d.as_secs_f64() * 1e6)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+            ),
+        ];
+        if config.output_edges {
             let ne = scored.all_scores.len() as i64;
             let mut idx: Vec<i64> = scored.all_edges.iter().map(|e| i64::from(e[0])).collect();
             idx.extend(scored.all_edges.iter().map(|e| i64::from(e[1])));
-            call.output(Tensor::new(
+            out.push(Tensor::new(
                 "edge_index",
                 vec![2, ne],
                 TensorBuf::I64(idx.into()),
             ));
-            call.output(Tensor::f32(
+            out.push(Tensor::f32(
                 "edge_scores",
                 vec![ne],
                 scored.all_scores.clone(),
             ));
         }
+        out
     }
 }
 
@@ -315,91 +374,127 @@ pub struct Scored {
     pub all_scores: Vec<f32>,
 }
 
-/// Builds the graph of `geo` and scores it with the model, in chunks of at most about
-/// `max_edges_per_call` edges. A graph that fits in one call is exactly `preprocess.py`'s: all
-/// hits as nodes, edges sorted by (source, destination).
-pub fn score_edges(
-    call: &Call<'_>,
-    geo: &HitGeometry,
-    config: &Config,
-) -> Result<Scored, PluginError> {
-    let mut out = Scored::default();
-    if geo.is_empty() {
-        return Ok(out);
-    }
+/// Stage 1, graph construction: fills `event.edges` with the graph of its hits, exactly
+/// `preprocess.py`'s (edges sorted by (source, destination)). Refuses an event whose graph
+/// exceeds the configured limits.
+pub fn construct_graph(event: &mut TrackingEvent, config: &Config) -> Result<(), PluginError> {
+    let start = Instant::now();
+    let geo = &event.geo;
     let limits = Limits {
         max_edges: config.max_edges,
         max_candidates: config.max_candidates,
     };
-    let edges = GraphBuilder::new(geo).build(limits).map_err(|l| {
-        let what = match l {
-            GraphLimit::Edges(_) => format!("more than max_edges = {} edges", limits.max_edges),
-            GraphLimit::Candidates(_) => format!(
-                "more than max_candidates = {} candidate pairs and triplets",
-                limits.max_candidates
-            ),
-            GraphLimit::Triplets(_) => format!(
-                "more than 4 x max_edges = {} compatible triplets",
-                limits.max_edges.saturating_mul(4)
-            ),
-        };
-        PluginError::input(format!(
-            "input 'hits': the graph of these {} hits has {what}; the event is refused to bound \
-             time and memory (max_edges and max_candidates are configurable; graphs above \
-             max_edges_per_call = {} are scored in chunks)",
-            geo.len(),
-            config.max_edges_per_call
-        ))
-    })?;
-    out.n_edges = edges.len();
-    if edges.is_empty() {
-        return Ok(out); // the model does not take an empty edge set
+    event.edges = if geo.is_empty() {
+        Vec::new()
+    } else {
+        GraphBuilder::new(geo).build(limits).map_err(|l| {
+            let what = match l {
+                GraphLimit::Edges(_) => {
+                    format!("more than max_edges = {} edges", limits.max_edges)
+                }
+                GraphLimit::Candidates(_) => format!(
+                    "more than max_candidates = {} candidate pairs and triplets",
+                    limits.max_candidates
+                ),
+                GraphLimit::Triplets(_) => format!(
+                    "more than 4 x max_edges = {} compatible triplets",
+                    limits.max_edges.saturating_mul(4)
+                ),
+            };
+            PluginError::input(format!(
+                "input 'hits': the graph of these {} hits has {what}; the event is refused to \
+                 bound time and memory (max_edges and max_candidates are configurable; graphs \
+                 above max_edges_per_call = {} are scored in chunks)",
+                geo.len(),
+                config.max_edges_per_call
+            ))
+        })?
+    };
+    event.stage_time[0] = start.elapsed();
+    Ok(())
+}
+
+/// Stage 2, edge classification: scores `event.edges` with the model through `run` (one model
+/// call: node features and edge index in, edge scores out) and fills `event.scored`. A graph of
+/// at most `max_edges_per_call` edges is one call with every hit as a node; a larger one is
+/// scored in chunks of about that many edges, each a φ sector (source hits in φ order) with the
+/// hits its edges touch as nodes. An event without edges makes no call (the model does not take
+/// an empty edge set).
+pub fn classify_edges(
+    event: &mut TrackingEvent,
+    config: &Config,
+    mut run: impl FnMut(&[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError>,
+) -> Result<(), PluginError> {
+    let start = Instant::now();
+    let geo = &event.geo;
+    let out = &mut event.scored;
+    *out = Scored {
+        n_edges: event.edges.len(),
+        ..Scored::default()
+    };
+    if event.edges.is_empty() {
+        event.stage_time[1] = start.elapsed();
+        return Ok(());
     }
     let features = geo.node_features();
-    if edges.len() <= config.max_edges_per_call {
-        let mut all = edges;
-        score_chunk(call, &features, &mut all, None, config, &mut out)?;
-        return Ok(out);
-    }
-    // Source hits in φ order: a chunk is then a φ sector, whose edges mostly stay inside it.
-    let mut first = vec![0usize; geo.len() + 1]; // edges of source a: first[a]..first[a + 1]
-    for e in &edges {
-        first[e[0] as usize + 1] += 1;
-    }
-    for a in 0..geo.len() {
-        first[a + 1] += first[a];
-    }
-    let mut order: Vec<u32> = (0..geo.len() as u32).collect();
-    order.sort_by(|&a, &b| geo.phi[a as usize].total_cmp(&geo.phi[b as usize]));
-    let mut buf: Vec<[u32; 2]> = Vec::new();
-    let mut local = vec![u32::MAX; geo.len()];
-    for (k, &a) in order.iter().enumerate() {
-        buf.extend_from_slice(&edges[first[a as usize]..first[a as usize + 1]]);
-        if buf.len() >= config.max_edges_per_call || k + 1 == order.len() {
-            score_chunk(
-                call,
-                &features,
-                &mut buf,
-                Some(&mut local),
-                config,
-                &mut out,
-            )?;
+    if event.edges.len() <= config.max_edges_per_call {
+        let mut all = event.edges.clone();
+        score_chunk(&mut run, &features, &mut all, None, config, out)?;
+    } else {
+        let edges = &event.edges;
+        let mut first = vec![0usize; geo.len() + 1]; // edges of source a: first[a]..first[a + 1]
+        for e in edges {
+            first[e[0] as usize + 1] += 1;
+        }
+        for a in 0..geo.len() {
+            first[a + 1] += first[a];
+        }
+        let mut order: Vec<u32> = (0..geo.len() as u32).collect();
+        order.sort_by(|&a, &b| geo.phi[a as usize].total_cmp(&geo.phi[b as usize]));
+        let mut buf: Vec<[u32; 2]> = Vec::new();
+        let mut local = vec![u32::MAX; geo.len()];
+        for (k, &a) in order.iter().enumerate() {
+            buf.extend_from_slice(&edges[first[a as usize]..first[a as usize + 1]]);
+            if buf.len() >= config.max_edges_per_call || k + 1 == order.len() {
+                score_chunk(&mut run, &features, &mut buf, Some(&mut local), config, out)?;
+            }
         }
     }
-    call.log(
-        LogLevel::Debug,
-        &format!(
-            "track-gnn: {} edges scored in {} chunks of <= ~{} edges",
-            out.n_edges, out.model_calls, config.max_edges_per_call
-        ),
+    event.stage_time[1] = start.elapsed();
+    Ok(())
+}
+
+/// Stage 3, track building: turns the edges above threshold into track candidates (the
+/// configured builder, at least `min_hits` hits) and fits each (`hits` as given to the plugin).
+pub fn build_candidates(event: &mut TrackingEvent, hits: &[f32], config: &Config) {
+    let start = Instant::now();
+    event.tracks = build_tracks(
+        &event.geo.layer,
+        &event.scored.kept,
+        config.tracking,
+        config.min_hits,
     );
-    Ok(out)
+    event.params = event
+        .tracks
+        .iter()
+        .map(|hs| {
+            let xyz: Vec<[f64; 3]> = hs
+                .iter()
+                .map(|&h| {
+                    let i = 3 * h as usize;
+                    [hits[i], hits[i + 1], hits[i + 2]].map(f64::from)
+                })
+                .collect();
+            fit_helix(&xyz, config.bfield_t)
+        })
+        .collect();
+    event.stage_time[2] = start.elapsed();
 }
 
 /// Scores the edges in `buf` (emptied). `local` is a scratch map (all `u32::MAX`) for a chunk
 /// whose nodes are the hits its edges touch; `None` gives every hit as a node.
 fn score_chunk(
-    call: &Call<'_>,
+    run: &mut impl FnMut(&[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError>,
     features: &[f32],
     buf: &mut Vec<[u32; 2]>,
     local: Option<&mut Vec<u32>>,
@@ -447,13 +542,10 @@ fn score_chunk(
         N_NODE_FEATURES as i64,
     ];
     let eshape = [2, ne as i64];
-    let res = call.run_model(
-        "gnn",
-        &[
-            TensorView::f32("node_features", &fshape, feats),
-            TensorView::i64("edge_index", &eshape, &index),
-        ],
-    )?;
+    let res = run(&[
+        TensorView::f32("node_features", &fshape, feats),
+        TensorView::i64("edge_index", &eshape, &index),
+    ])?;
     let scores = res
         .first()
         .and_then(|t| t.as_f32())

@@ -228,3 +228,37 @@ fn bad_inputs_are_refused_and_the_next_call_works() {
     assert!(err.contains("threshold"), "{err}");
     assert_next_call_works(&inst);
 }
+
+#[test]
+fn each_stage_reports_its_wall_time() {
+    let (_d, host) = host();
+    let inst = host.instance("track-gnn", "{}").unwrap();
+    let (h, l) = event(200, 5);
+    let start = std::time::Instant::now();
+    let out = call(&inst, &h, &l).unwrap();
+    let wall_us = start.elapsed().as_secs_f64() * 1e6;
+    let t = out
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "stage_time_us")
+        .expect("stage_time_us");
+    let TensorBuf::F64(us) = &t.data else {
+        panic!("stage_time_us is {:?}", t.data.dtype());
+    };
+    eprintln!(
+        "stages {:?}: {us:?} µs, call {wall_us:.0} µs",
+        track_gnn::STAGES
+    );
+    assert_eq!(t.shape.as_slice(), &[3]);
+    // Every stage did work (the event has edges and tracks) and together they fit in the call.
+    assert!(us.iter().all(|&x| x > 0.0), "{us:?}");
+    assert!(us.iter().sum::<f64>() <= wall_us, "{us:?} > {wall_us}");
+    // An empty event runs no stage's work but still reports three times.
+    let empty = call(&inst, &[], &[]).unwrap();
+    let t = empty
+        .tensors
+        .iter()
+        .find(|t| t.name.as_str() == "stage_time_us")
+        .expect("stage_time_us");
+    assert_eq!(t.shape.as_slice(), &[3]);
+}
