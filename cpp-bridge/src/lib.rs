@@ -205,6 +205,7 @@ mod c {
             outputs: *const hepinfer_outputs,
             index: usize,
             out: *mut hepinfer_tensor,
+            out_error: *mut *mut Error,
         ) -> u32;
         pub fn hepinfer_outputs_find(
             outputs: *const hepinfer_outputs,
@@ -218,6 +219,7 @@ mod c {
             index: usize,
             out_model: *mut *const c_char,
             out_payload_hash: *mut *const c_char,
+            out_error: *mut *mut Error,
         ) -> u32;
         pub fn hepinfer_outputs_free(outputs: *mut hepinfer_outputs);
         pub fn hepinfer_instance_stats_json(
@@ -412,11 +414,10 @@ unsafe fn outputs_get(
     tensor: *mut hepinfer_tensor,
     status: &mut Status,
 ) -> bool {
-    let code = c::hepinfer_outputs_get(outputs, index, tensor);
+    let mut err = ptr::null_mut();
+    let code = c::hepinfer_outputs_get(outputs, index, tensor, &mut err);
     if code != c::OK {
-        let n = c::hepinfer_outputs_count(outputs);
-        status.code = code;
-        status.message = format!("no output at index {index} (the call has {n} outputs)");
+        fail(code, err, status);
         return false;
     }
     true
@@ -451,10 +452,10 @@ unsafe fn outputs_provenance(
 ) -> Provenance {
     let mut model = ptr::null();
     let mut hash = ptr::null();
-    let code = c::hepinfer_outputs_provenance(outputs, index, &mut model, &mut hash);
+    let mut err = ptr::null_mut();
+    let code = c::hepinfer_outputs_provenance(outputs, index, &mut model, &mut hash, &mut err);
     if code != c::OK {
-        status.code = code;
-        status.message = format!("no provenance entry at index {index}");
+        fail(code, err, status);
         return Provenance::default();
     }
     Provenance {

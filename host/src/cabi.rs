@@ -1,5 +1,6 @@
-//! A thin safe Rust wrapper over this crate's own C ABI, used by the `hepinfer demo` and
-//! `hepinfer bench` commands so that they measure and exercise exactly what a C++ framework calls.
+//! A thin safe Rust wrapper over this crate's own C ABI, used by `hepinfer bench`, the main job
+//! (`hepinfer-demo`) and the plugins' quality tests, so that they measure and exercise exactly
+//! what a C++ framework calls.
 
 use crate::abi::*;
 use hepinfer_plugin_api::{DType, Tensor, TensorBuf};
@@ -220,7 +221,9 @@ impl COutputs {
         (0..n)
             .filter_map(|i| {
                 let (mut m, mut h) = (ptr::null(), ptr::null());
-                let st = unsafe { hepinfer_outputs_provenance(self.0, i, &mut m, &mut h) };
+                let st = unsafe {
+                    hepinfer_outputs_provenance(self.0, i, &mut m, &mut h, ptr::null_mut())
+                };
                 (st == hepinfer_status::HEPINFER_OK).then(|| unsafe {
                     (
                         CStr::from_ptr(m).to_string_lossy().into_owned(),
