@@ -169,13 +169,19 @@ pub struct hepinfer_error {
     message: CString,
 }
 
-/// A C string of `s`: interior NULs, which C cannot carry, are replaced by U+FFFD. The one place
-/// the library makes C strings of Rust text (errors, log messages, names, provenance).
-pub(crate) fn c_string(s: &str) -> CString {
-    match CString::new(s) {
-        Ok(c) => c,
-        Err(_) => CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default(),
+/// `s` with interior NULs, which C strings cannot carry, replaced by U+FFFD: the one place that
+/// rule lives (C strings of errors, log messages, names and provenance; C++ error messages).
+pub(crate) fn without_nul(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}").into()
+    } else {
+        s.into()
     }
+}
+
+/// A C string of `s` (see [`without_nul`]).
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(without_nul(s).into_owned()).unwrap_or_default()
 }
 
 // ---- the shared implementation of each call (C functions below, C++ bridge in cxx_bridge.rs) --

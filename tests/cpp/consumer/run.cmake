@@ -17,7 +17,7 @@ endfunction()
 
 file(REMOVE_RECURSE "${PREFIX}" "${CONSUMER_BUILD}")
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}")
-foreach(f lib/libhepinfer.so lib/libhepinfer.so.0.1 lib/libhepinfer.so.0.1.0 lib/libhepinfer_cxx.so
+foreach(f lib/libhepinfer.so lib/libhepinfer.so.0.1 lib/libhepinfer.so.0.1.0
           lib/hepinfer/onnxruntime/libonnxruntime.so.1.31.1 lib/hepinfer/plugins/libseq_classifier.so
           include/hepinfer/hepinfer.h include/hepinfer/hepinfer.hpp lib/cmake/hepinfer/hepinferConfig.cmake
           lib/cmake/hepinfer/hepinferConfigVersion.cmake lib/pkgconfig/hepinfer.pc lib/pkgconfig/hepinfer-cxx.pc)
@@ -28,6 +28,10 @@ endforeach()
 # Only the host's own plugins are installed, not the test plugins.
 if(EXISTS "${PREFIX}/lib/hepinfer/plugins/libhepinfer_test_faulty.so")
   message(FATAL_ERROR "a test plugin was installed")
+endif()
+# One library for both APIs (the C++ API is compiled into libhepinfer.so).
+if(EXISTS "${PREFIX}/lib/libhepinfer_cxx.so")
+  message(FATAL_ERROR "a separate libhepinfer_cxx.so was installed")
 endif()
 
 run(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE}" -B "${CONSUMER_BUILD}" -G "${GENERATOR}"
