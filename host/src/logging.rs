@@ -25,10 +25,10 @@ pub fn parse_level(name: &str) -> Result<LogLevel> {
 pub enum LogSink {
     /// Standard error (no callback registered).
     Stderr,
-    /// The C API's callback (`hepinfer_log_callback`) with its `user_data`.
+    /// The C API's callback with its `user_data`.
     C {
-        /// The callback.
-        callback: unsafe extern "C" fn(u32, *const std::ffi::c_char, *mut c_void),
+        /// The callback (never `None` here).
+        callback: hepinfer_log_callback,
         /// Its argument, as an address (the framework vouches for its thread-safety).
         user_data: usize,
     },
@@ -43,7 +43,7 @@ impl LogSink {
     /// The sink of a C callback (`Stderr` for NULL).
     pub fn from_c(callback: hepinfer_log_callback, user_data: *mut c_void) -> Self {
         match callback {
-            Some(callback) => LogSink::C {
+            Some(_) => LogSink::C {
                 callback,
                 user_data: user_data as usize,
             },
@@ -76,7 +76,7 @@ impl Logger {
         }
         match &self.sink {
             LogSink::C {
-                callback,
+                callback: Some(callback),
                 user_data,
             } => {
                 let c = c_string(message);
@@ -86,7 +86,9 @@ impl Logger {
                 unsafe { callback(level as u32, c.as_ptr(), *user_data as *mut c_void) };
             }
             LogSink::Func(f) => f(level, message),
-            LogSink::Stderr => eprintln!("hepinfer [{}] {message}", level_name(level)),
+            LogSink::Stderr | LogSink::C { callback: None, .. } => {
+                eprintln!("hepinfer [{}] {message}", level_name(level))
+            }
         }
     }
 }
