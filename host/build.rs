@@ -11,7 +11,7 @@
 //!    lets an exact name beat a wildcard, so those are listed by exact name as local. They are
 //!    exactly the Rust symbols the C++ side references: the undefined `$`-names of our C++
 //!    objects and of cxx's `cxx.cc` (compiled here only to read them, never linked).
-//! 3. A SONAME (cargo gives cdylibs none), and `-z nodelete` so that a framework which
+//! 3. A SONAME (cargo gives cdylibs none) with its symlink beside the library, and `-z nodelete` so that a framework which
 //!    `dlclose`s the library does not unmap code that thread-local destructors of Rust (ours and
 //!    the plugins') still point into.
 //!
@@ -132,6 +132,16 @@ fn main() {
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_else(|_| "0".into());
     // Before 1.0 every minor release may break the ABI, so the SONAME carries both.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhepinfer.so.{major}.{minor}");
+    // A program linked with -lhepinfer records the SONAME, so the loader needs that name beside
+    // the library in the target directory too (OUT_DIR is <target>/<profile>/build/<pkg>/out).
+    if let Some(profile) = out.ancestors().nth(3) {
+        let link = profile.join(format!("libhepinfer.so.{major}.{minor}"));
+        if std::fs::read_link(&link).ok().as_deref() != Some(Path::new("libhepinfer.so")) {
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("libhepinfer.so", &link)
+                .unwrap_or_else(|e| panic!("creating {}: {e}", link.display()));
+        }
+    }
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     if std::env::var_os("CARGO_FEATURE_TORCH").is_some() {
         // Set by torch-sys (`links = "tch"`, `cargo:libtorch_lib=...`).

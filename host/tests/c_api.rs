@@ -143,3 +143,99 @@ fn a_client_built_for_abi_2_0_works_with_this_library() {
         .unwrap();
     assert_passed("test_abi_compat", &out);
 }
+
+#[test]
+fn c_example_with_a_conditions_database() {
+    use hepinfer_conddb::{ConditionsDb, ConnectOptions, IovKey, Synchronization, TimeType};
+    let repo = common::repo();
+    let work = tempfile::tempdir().unwrap();
+    // The database: record SeqClassifierRcd gets model.onnx from run 1 and model_v2.onnx from
+    // run 100 in global tag EXAMPLE_GT.
+    let url = format!("sqlite://{}", work.path().join("conditions.db").display());
+    let db = ConditionsDb::init(&url, &ConnectOptions::default()).unwrap();
+    let model_dir = repo.join("plugins/seq-classifier/model");
+    let v1 = std::fs::read(model_dir.join("model.onnx")).unwrap();
+    let v2 = std::fs::read(model_dir.join("model_v2.onnx")).unwrap();
+    let h1 = db.insert_payload("onnx", &v1, None).unwrap();
+    let h2 = db.insert_payload("onnx", &v2, None).unwrap();
+    db.create_tag(
+        "Seq",
+        "onnx",
+        TimeType::Run,
+        Synchronization::Offline,
+        "example",
+        None,
+    )
+    .unwrap();
+    db.append_iov("Seq", IovKey::new(1, 0), &h1, None).unwrap();
+    db.append_iov("Seq", IovKey::new(100, 0), &h2, None)
+        .unwrap();
+    db.create_global_tag("EXAMPLE_GT", "example", "0.1", None, None)
+        .unwrap();
+    db.map("EXAMPLE_GT", "SeqClassifierRcd", "", "Seq", None)
+        .unwrap();
+    drop(db);
+
+    let exe = compile(
+        work.path(),
+        &repo.join("examples/c/conddb_job.c"),
+        &repo.join("include"),
+        "conddb_job",
+    );
+    let plugins = common::plugin_dir(&["seq_classifier"]);
+    let out = Command::new(&exe)
+        .arg(plugins.path())
+        .arg(&url)
+        .args(["EXAMPLE_GT", "1", "99", "100", "250"])
+        .env_remove("HEPINFER_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    for (line, (run, hash)) in lines
+        .iter()
+        .zip([(1, &h1), (99, &h1), (100, &h2), (250, &h2)])
+    {
+        assert!(
+            line.starts_with(&format!("run {run}: model classifier payload {hash}, p = ")),
+            "run {run} should use payload {hash}: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_program_linked_as_the_readme_shows_starts() {
+    // README: `cc app.c -I include -L target/release -Wl,-rpath,$PWD/target/release -lhepinfer`.
+    // The program records the SONAME (libhepinfer.so.MAJOR.MINOR), which must exist beside
+    // libhepinfer.so in the target directory.
+    let repo = common::repo();
+    let profile = common::profile_dir();
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("app");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .arg(repo.join("tests/c/test_abi_compat.c"))
+        .arg("-I")
+        .arg(repo.join("include"))
+        .arg("-L")
+        .arg(&profile)
+        .arg(format!("-Wl,-rpath,{}", profile.display()))
+        .arg("-lhepinfer")
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let plugins = common::plugin_dir(&["seq_classifier"]);
+    let out = Command::new(&exe)
+        .env("HEPINFER_TEST_PLUGIN_DIR", plugins.path())
+        .env("HEPINFER_TEST_MODEL", common::seq_model())
+        .env_remove("HEPINFER_PLUGIN_PATH")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert_passed("a program linked against the build tree", &out);
+}
