@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: fetches ONNX Runtime, builds the host and the plugins
 # (release), creates the demo conditions database (SQLite) and runs the demo event loop through
-# the C ABI with the models it serves. Extra arguments go to `hepinfer demo`.
+# the C ABI with the models it serves. Extra arguments go to `hepinfer-demo`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -1,8 +1,9 @@
-//! A thin safe Rust wrapper over this crate's own C ABI, used by `hepinfer bench`, the main job
-//! (`hepinfer-demo`) and the plugins' quality tests, so that they measure and exercise exactly
-//! what a C++ framework calls.
+//! A thin safe Rust wrapper over the C ABI of libhepinfer, so that tools measure and exercise
+//! exactly what a C++ framework calls. Not part of the `hepinfer` library's API: it is compiled
+//! into the `hepinfer` command (for `hepinfer bench`, `src/main.rs`), the overhead bench, and
+//! `hepinfer-plugin-testing::cabi` (for the main job and the plugins' quality tests).
 
-use crate::abi::*;
+use hepinfer::abi::*;
 use hepinfer_plugin_api::{DType, Tensor, TensorBuf};
 use std::ffi::{CStr, CString};
 use std::ptr;

@@ -7,8 +7,6 @@
 //! Rust programs can use [`Host`] and [`Instance`] directly.
 
 pub mod abi;
-pub mod bench;
-pub mod cabi;
 pub mod conditions;
 pub mod config;
 mod cxx_bridge;

@@ -3,7 +3,7 @@
 
 use crate::workload::Workload;
 use hepinfer::abi::{hepinfer_dtype, hepinfer_event_key};
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::sync::Mutex;
 
 /// Particles simulated per event (one batch per call).

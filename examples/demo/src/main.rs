@@ -11,7 +11,7 @@ mod workload;
 
 use clap::Parser;
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{CHost, CInstance};
+use hepinfer_plugin_testing::cabi::{CHost, CInstance};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

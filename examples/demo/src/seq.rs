@@ -2,7 +2,7 @@
 
 use crate::workload::Workload;
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //! plugin through the C ABI and accumulates what it needs to measure the physics quality.
 
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{CError, CInstance};
+use hepinfer_plugin_testing::cabi::{CError, CInstance};
 
 /// One plugin's part of the demo job. Shared by all worker threads.
 pub trait Workload: Send + Sync {
