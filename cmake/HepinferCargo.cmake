@@ -3,7 +3,7 @@
 # `hepinfer::hepinfer` is the libhepinfer.so it produced, as an imported target.
 #
 # Sets: HEPINFER_CARGO_TARGET_DIR, HEPINFER_CARGO_PROFILE_DIR, HEPINFER_LIBRARY (libhepinfer.so),
-# HEPINFER_BRIDGE_DIR (the C++ files cpp-bridge's build script exports), HEPINFER_ONNXRUNTIME.
+# HEPINFER_ONNXRUNTIME.
 
 if(DEFINED ENV{CARGO_TARGET_DIR} AND NOT "$ENV{CARGO_TARGET_DIR}" STREQUAL "")
   set(_default_target "$ENV{CARGO_TARGET_DIR}")
@@ -14,7 +14,6 @@ set(HEPINFER_CARGO_TARGET_DIR "${_default_target}" CACHE PATH
     "cargo target directory (an existing release build there is reused)")
 set(HEPINFER_CARGO_PROFILE_DIR "${HEPINFER_CARGO_TARGET_DIR}/release")
 set(HEPINFER_LIBRARY "${HEPINFER_CARGO_PROFILE_DIR}/libhepinfer.so")
-set(HEPINFER_BRIDGE_DIR "${HEPINFER_CARGO_PROFILE_DIR}/hepinfer-cxx-bridge")
 set(HEPINFER_ONNXRUNTIME "${CMAKE_CURRENT_SOURCE_DIR}/.deps/onnxruntime/lib/libonnxruntime.so.1.31.1")
 
 # The CMake project version must be the crates' version (it names the SONAME and the package).
@@ -27,11 +26,12 @@ endif()
 find_program(HEPINFER_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
 find_program(HEPINFER_BASH bash REQUIRED)
 add_custom_target(hepinfer_cargo ALL
+  # CXX: the C++ API inside libhepinfer.so is compiled with this project's C++ compiler.
   COMMAND ${CMAKE_COMMAND} -E env "CARGO_TARGET_DIR=${HEPINFER_CARGO_TARGET_DIR}" "CARGO=${HEPINFER_CARGO}"
+          "CXX=${CMAKE_CXX_COMPILER}"
           "PATH=$ENV{PATH}:${CMAKE_CURRENT_SOURCE_DIR}/.venv/bin"
           ${HEPINFER_BASH} "${CMAKE_CURRENT_SOURCE_DIR}/scripts/build.sh" release
-  BYPRODUCTS "${HEPINFER_LIBRARY}" "${HEPINFER_BRIDGE_DIR}/src/lib.rs.cc" "${HEPINFER_BRIDGE_DIR}/src/cxx.cc"
-             "${HEPINFER_BRIDGE_DIR}/include/hepinfer-cxx/src/lib.rs.h"
+  BYPRODUCTS "${HEPINFER_LIBRARY}"
   WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}"
   COMMENT "cargo build --release (scripts/build.sh)"
   USES_TERMINAL VERBATIM)

@@ -19,11 +19,12 @@ jobs="${HEPINFER_JOBS:-$(nproc)}"
 
 step() { printf '\n== %s ==\n' "$*"; }
 
-step "system packages (cmake, g++, oneTBB, pkg-config)"
+step "system packages (cmake, g++, oneTBB, pkg-config, gdb)"
 need=()
 command -v c++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -f /usr/include/oneapi/tbb.h ] || need+=(libtbb-dev)
+command -v gdb >/dev/null || need+=(gdb)   # checks that the installed libraries' split debug info resolves
 cmake_ok() {
   command -v cmake >/dev/null || return 1
   # 3.19 or later (file(REAL_PATH), add_dependencies on imported targets' users).

@@ -1,8 +1,11 @@
 // The C++ API of hepinfer (include/hepinfer/hepinfer.hpp) on top of the cxx bridge
-// (src/lib.rs, whose generated declarations are "hepinfer-cxx/src/lib.rs.h").
+// (host/src/cxx_bridge.rs, whose generated declarations are "hepinfer/src/cxx_bridge.rs.h").
+// Compiled into libhepinfer.so by host/build.rs with hidden visibility: only what
+// HEPINFER_CXX_API marks is exported. Every call goes through the bridge into the same Rust
+// functions the C API runs; nothing here calls the C API.
 #include <hepinfer/hepinfer.hpp>
 
-#include "hepinfer-cxx/src/lib.rs.h"
+#include "hepinfer/src/cxx_bridge.rs.h"
 
 #include <cstring>
 
@@ -16,31 +19,24 @@ namespace {
 
 rust::Str str(std::string_view s) { return rust::Str(s.data(), s.size()); }
 
-// The C log callback the host calls; forwards to the C++ callback and keeps exceptions from
-// unwinding into the library.
-extern "C" void log_trampoline(std::uint32_t level, const char* message, void* user_data) {
+}  // namespace
+
+void ffi::LogSink::log(std::uint32_t level, rust::Str message) const noexcept {
   try {
-    (*static_cast<const LogCallback*>(user_data))(static_cast<LogLevel>(level), message);
+    callback_(static_cast<LogLevel>(level), std::string_view(message.data(), message.size()));
   } catch (...) {
     // Documented: a throwing log callback loses that message, nothing else.
   }
 }
 
-}  // namespace
-
-const char* status_name(Status status) noexcept { return hepinfer_status_name(static_cast<std::uint32_t>(status)); }
+const char* status_name(Status status) noexcept {
+  // The names are static NUL-terminated strings (the bridge returns them without the NUL).
+  return ffi::status_name(static_cast<std::uint32_t>(status)).data();
+}
 
 std::string_view version() noexcept {
   rust::Str v = ffi::version();
   return {v.data(), v.size()};
-}
-
-void check_abi_version() {
-  if (ffi::abi_version() != HEPINFER_ABI_VERSION) {
-    throw Error(Status::InvalidArgument, "libhepinfer has ABI version " + std::to_string(ffi::abi_version()) +
-                                             " but this program was compiled against version " +
-                                             std::to_string(HEPINFER_ABI_VERSION));
-  }
 }
 
 Error::Error(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
@@ -105,16 +101,16 @@ Outputs::~Outputs() { ffi::outputs_free(p_); }
 std::size_t Outputs::size() const noexcept { return ffi::outputs_count(p_); }
 
 Tensor Outputs::at(std::size_t index) const {
-  hepinfer_tensor t{};
   ffi::Status st;
-  if (!ffi::outputs_get(p_, index, &t, st)) raise(st);
+  hepinfer_tensor t = ffi::outputs_get(p_, index, st);
+  if (st.code != HEPINFER_OK) raise(st);
   return Tensor(t);
 }
 
 Tensor Outputs::find(std::string_view name) const {
-  hepinfer_tensor t{};
   ffi::Status st;
-  if (!ffi::outputs_find(p_, str(name), &t, st)) raise(st);
+  hepinfer_tensor t = ffi::outputs_find(p_, str(name), st);
+  if (st.code != HEPINFER_OK) raise(st);
   return Tensor(t);
 }
 
@@ -133,15 +129,6 @@ std::vector<Provenance> Outputs::provenance() const {
 
 void Instance::Free::operator()(hepinfer_instance* p) const noexcept { ffi::instance_free(p); }
 
-Instance& Instance::operator=(Instance&& o) noexcept {
-  if (this != &o) {
-    p_.reset();  // the old instance goes before the callback it may log through
-    log_ = std::move(o.log_);
-    p_ = std::move(o.p_);
-  }
-  return *this;
-}
-
 Instance::~Instance() = default;
 
 Outputs Instance::process(const EventKey& key, const Input* inputs, std::size_t n_inputs) const {
@@ -159,8 +146,7 @@ Outputs Instance::process(const EventKey& key, const Input* inputs, std::size_t 
     for (std::size_t i = 0; i < n_inputs; ++i) views[i] = inputs[i].to_c();
   }
   ffi::Status st;
-  hepinfer_outputs* out =
-      ffi::process(p_.get(), key.run, key.lumi, key.event, inputs ? views : nullptr, n_inputs, st);
+  hepinfer_outputs* out = ffi::process(p_.get(), key, inputs ? views : nullptr, n_inputs, st);
   if (out == nullptr) raise(st);
   return Outputs(out);
 }
@@ -174,27 +160,13 @@ std::string Instance::stats_json() const {
 
 void Host::Free::operator()(hepinfer_host* p) const noexcept { ffi::host_free(p); }
 
-Host::Host(std::string_view config_json, LogCallback log) {
-  check_abi_version();
-  std::size_t callback = 0, user_data = 0;
-  if (log) {
-    log_ = std::make_shared<LogCallback>(std::move(log));
-    callback = reinterpret_cast<std::size_t>(&log_trampoline);
-    user_data = reinterpret_cast<std::size_t>(log_.get());
-  }
+void Host::create(std::string_view config_json, LogCallback log) {
+  std::shared_ptr<ffi::LogSink> sink;
+  if (log) sink = std::make_shared<ffi::LogSink>(std::move(log));
   ffi::Status st;
-  hepinfer_host* h = ffi::host_create(str(config_json), callback, user_data, st);
+  hepinfer_host* h = ffi::host_create(str(config_json), std::move(sink), st);
   if (h == nullptr) raise(st);
   p_.reset(h);
-}
-
-Host& Host::operator=(Host&& o) noexcept {
-  if (this != &o) {
-    p_.reset();  // the old host goes before the callback it may log through
-    log_ = std::move(o.log_);
-    p_ = std::move(o.p_);
-  }
-  return *this;
 }
 
 Host::~Host() = default;
@@ -203,7 +175,7 @@ Instance Host::instance(std::string_view plugin, std::string_view config_json) c
   ffi::Status st;
   hepinfer_instance* i = ffi::instance_create(p_.get(), str(plugin), str(config_json), st);
   if (i == nullptr) raise(st);
-  return Instance(i, log_);
+  return Instance(i);
 }
 
 std::string Host::plugins_json() const {

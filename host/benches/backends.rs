@@ -10,7 +10,7 @@
 //!
 //! The two backends are measured in alternating rounds and the median round is reported, so that
 //! load from other jobs on the machine hits both alike (run-to-run spread here is up to ~45 %,
-//! `shared/FINDINGS.md`). The load average at start and end is printed with the table.
+//! see BENCHMARKS.md). The load average at start and end is printed with the table.
 //! `HEPINFER_BENCH_SECONDS` sets the time per round (default 0.25 s).
 
 #[cfg(feature = "torch")]

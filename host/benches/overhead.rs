@@ -6,8 +6,16 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::bench::inputs;
-use hepinfer::cabi::{f32_input, CHost};
+// The bench command's input generator and the C ABI wrapper are tools of the `hepinfer`
+// command, not library API: compiled in here from their sources.
+#[allow(dead_code)]
+#[path = "../src/bench.rs"]
+mod bench;
+#[allow(dead_code)]
+#[path = "../src/cabi.rs"]
+mod cabi;
+use bench::inputs;
+use cabi::{f32_input, CHost};
 use hepinfer::runtime::{onnx, LoadOptions};
 use hepinfer_plugin_api::{EventKey, TensorView};
 use ort::value::TensorRef;

@@ -2,10 +2,10 @@
 //! calling ONNX Runtime directly on the same model and inputs, N threads against one, and
 //! resident memory with N threads against one.
 
-use crate::abi::hepinfer_event_key;
 use crate::cabi::{f32_input, CHost, CInstance};
-use crate::config::HostConfig;
-use crate::runtime::{onnx, LoadOptions};
+use hepinfer::abi::hepinfer_event_key;
+use hepinfer::config::HostConfig;
+use hepinfer::runtime::{onnx, LoadOptions};
 use ort::value::TensorRef;
 use std::ffi::CString;
 use std::path::PathBuf;

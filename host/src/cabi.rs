@@ -1,7 +1,9 @@
-//! A thin safe Rust wrapper over this crate's own C ABI, used by the `hepinfer demo` and
-//! `hepinfer bench` commands so that they measure and exercise exactly what a C++ framework calls.
+//! A thin safe Rust wrapper over the C ABI of libhepinfer, so that tools measure and exercise
+//! exactly what a C++ framework calls. Not part of the `hepinfer` library's API: it is compiled
+//! into the `hepinfer` command (for `hepinfer bench`, `src/main.rs`), the overhead bench, and
+//! `hepinfer-plugin-testing::cabi` (for the main job and the plugins' quality tests).
 
-use crate::abi::*;
+use hepinfer::abi::*;
 use hepinfer_plugin_api::{DType, Tensor, TensorBuf};
 use std::ffi::{CStr, CString};
 use std::ptr;
@@ -220,7 +222,9 @@ impl COutputs {
         (0..n)
             .filter_map(|i| {
                 let (mut m, mut h) = (ptr::null(), ptr::null());
-                let st = unsafe { hepinfer_outputs_provenance(self.0, i, &mut m, &mut h) };
+                let st = unsafe {
+                    hepinfer_outputs_provenance(self.0, i, &mut m, &mut h, ptr::null_mut())
+                };
                 (st == hepinfer_status::HEPINFER_OK).then(|| unsafe {
                     (
                         CStr::from_ptr(m).to_string_lossy().into_owned(),

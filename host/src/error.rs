@@ -31,6 +31,9 @@ pub enum hepinfer_status {
     HEPINFER_NOT_FOUND = 10,
     /// Any other failure.
     HEPINFER_INTERNAL = 11,
+    /// The library's ABI version is not compatible with the one the caller was built for
+    /// (`hepinfer_abi_check`).
+    HEPINFER_ABI_MISMATCH = 12,
 }
 
 /// Everything that can go wrong in the host.
@@ -84,6 +87,9 @@ pub enum Error {
     /// Anything else.
     #[error("internal: {0}")]
     Internal(String),
+    /// The caller was built for an ABI this library does not provide.
+    #[error("ABI mismatch: {0}")]
+    AbiMismatch(String),
 }
 
 impl Error {
@@ -110,6 +116,7 @@ impl Error {
                 ErrorKind::Conditions => HEPINFER_CONDITIONS,
             },
             Error::Internal(_) => HEPINFER_INTERNAL,
+            Error::AbiMismatch(_) => HEPINFER_ABI_MISMATCH,
         }
     }
 
@@ -141,13 +148,9 @@ impl Error {
 /// Result with the host's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Text of a panic payload.
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".into()
-    }
+/// Runs `f` behind a panic barrier: a panic becomes [`Error::Panic`] with its message and
+/// location, and is not printed (see [`hepinfer_plugin_api::panic`]). Every entry point of the C
+/// and C++ APIs and every host service a plugin calls runs inside one.
+pub(crate) fn catch<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    hepinfer_plugin_api::panic::catch_quiet(f).unwrap_or_else(|message| Err(Error::Panic(message)))
 }

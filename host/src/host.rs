@@ -1,10 +1,11 @@
 //! The host: configuration, plugins, model source and cache, shared by all instances of a job.
 
+use crate::abi::hepinfer_log_callback;
 use crate::config::{HostConfig, InstanceConfig};
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::loader::{self, PluginRegistry};
-use crate::logging::{parse_level, LogCallback, Logger};
+use crate::logging::{parse_level, LogSink, Logger};
 use crate::models::{FileSource, ModelCache, ModelSource};
 use crate::runtime::{self, LoadOptions};
 use abi_stable::sabi_trait::TD_Opaque;
@@ -27,7 +28,11 @@ struct Services(Arc<Logger>);
 
 impl HostServices for Services {
     fn log(&self, level: LogLevel, message: RStr<'_>) {
-        self.0.log(level, message.as_str());
+        // Called by plugins through abi_stable's vtable, which aborts on unwinding.
+        let _ = crate::error::catch(|| {
+            self.0.log(level, message.as_str());
+            Ok(())
+        });
     }
 }
 
@@ -51,14 +56,19 @@ fn usable_cache(config: &HostConfig, logger: &Logger) -> HostConfig {
 }
 
 impl Host {
-    /// Creates a host from its JSON configuration, with an optional log callback.
+    /// Creates a host from its JSON configuration, with an optional C log callback.
     pub fn new(
         config_json: &str,
-        log: Option<LogCallback>,
+        log: hepinfer_log_callback,
         user_data: *mut c_void,
     ) -> Result<Host> {
+        Self::with_log_sink(config_json, LogSink::from_c(log, user_data))
+    }
+
+    /// Creates a host from its JSON configuration, logging to `sink`.
+    pub fn with_log_sink(config_json: &str, sink: LogSink) -> Result<Host> {
         let config = HostConfig::from_json(config_json)?;
-        let logger = Arc::new(Logger::new(parse_level(&config.log_level)?, log, user_data));
+        let logger = Arc::new(Logger::new(parse_level(&config.log_level)?, sink));
         let ort = runtime::onnx::environment(config.onnxruntime.as_deref())?;
         logger.log(
             LogLevel::Info,

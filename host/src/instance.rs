@@ -15,7 +15,6 @@ use hepinfer_plugin_api::{
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::cell::RefCell;
-use std::ffi::CString;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -97,8 +96,6 @@ pub struct Provenance {
     /// For a model the payload only points to (a remote model): what serves it — server(s),
     /// model name and version, and the SHA-256 the server reported for its model file.
     pub served_by: Option<String>,
-    /// `model` and `hash` NUL-terminated, for the C API.
-    pub(crate) c_strings: (CString, CString),
 }
 
 impl Provenance {
@@ -110,17 +107,11 @@ impl Provenance {
             .as_deref()
             .map_or_else(|| self.hash.clone(), str::to_string);
         Provenance {
-            c_strings: (self.c_strings.0.clone(), c_string(&hash)),
             served_by: Some(served.description.to_string()),
             hash,
             ..self.clone()
         }
     }
-}
-
-/// A C string of `s` (interior NULs, which C cannot carry, replaced).
-pub(crate) fn c_string(s: &str) -> CString {
-    CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
 }
 
 /// The outputs of one call and the models that produced them.
@@ -142,7 +133,6 @@ pub struct Instance {
     cache: Arc<ModelCache>,
     logger: Arc<Logger>,
     stats: Stats,
-    output_c_names: Vec<Arc<CString>>,
 }
 
 impl Instance {
@@ -177,13 +167,7 @@ impl Instance {
                 resolving: Mutex::new(()),
             })
             .collect();
-        let output_c_names = info
-            .outputs
-            .iter()
-            .map(|o| Arc::new(c_string(&o.name)))
-            .collect();
         Ok(Instance {
-            output_c_names,
             plugin: info.name.to_string(),
             info,
             inner,
@@ -193,13 +177,6 @@ impl Instance {
             logger,
             stats: Stats::default(),
         })
-    }
-
-    /// The NUL-terminated name of declared output `name` (shared, no allocation per call).
-    pub(crate) fn output_c_name(&self, name: &str) -> Option<&Arc<CString>> {
-        self.output_c_names
-            .iter()
-            .find(|c| c.as_bytes() == name.as_bytes())
     }
 
     /// The plugin's declarations.
@@ -295,7 +272,6 @@ impl Instance {
             label: slot.label.clone(),
             hash: model.hash.clone(),
             served_by: model.model.describe(),
-            c_strings: (c_string(&slot.name), c_string(&model.hash)),
         });
         slot.remember(Known {
             res,
@@ -308,13 +284,25 @@ impl Instance {
     /// Processes one call: checks `inputs` against the plugin's declarations, runs the plugin,
     /// checks what it returned.
     pub fn process(&self, event: EventKey, inputs: &[TensorView<'_>]) -> Result<CallOutputs> {
+        self.recorded(|| self.process_inner(event, inputs))
+    }
+
+    /// Runs `f` as one call of this instance: timed and counted (as a failure when it errs) in
+    /// the instance's statistics. The one place where calls are recorded; the C and C++ APIs
+    /// wrap their input checks and [`Self::process_inner`] in it.
+    pub(crate) fn recorded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
-        let result = self.process_inner(event, inputs);
+        let result = f();
         self.stats.record(start.elapsed(), result.is_err());
         result
     }
 
-    fn process_inner(&self, event: EventKey, inputs: &[TensorView<'_>]) -> Result<CallOutputs> {
+    /// [`Self::process`] without recording it.
+    pub(crate) fn process_inner(
+        &self,
+        event: EventKey,
+        inputs: &[TensorView<'_>],
+    ) -> Result<CallOutputs> {
         validate::check(&self.plugin, &self.info.inputs, inputs)?;
         let ctx = Ctx {
             inst: self,
@@ -326,7 +314,14 @@ impl Instance {
         let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
         let tensors = match out {
             RResult::ROk(t) => t.into_vec(),
-            RResult::RErr(e) => return Err(Error::from_plugin(&self.plugin, e)),
+            RResult::RErr(e) => {
+                let e = Error::from_plugin(&self.plugin, e);
+                if e.status() == crate::error::hepinfer_status::HEPINFER_PANIC {
+                    // The plugin's panic was caught without printing: the framework's log gets it.
+                    self.logger.log(LogLevel::Error, &e.to_string());
+                }
+                return Err(e);
+            }
         };
         for t in &tensors {
             check_output(&self.plugin, t)?;
@@ -416,6 +411,12 @@ fn check_output(plugin: &str, t: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// In debug builds (the test suite's), a plugin asking [`CallContext::run_model`] for this model
+/// makes the host panic inside the call, so tests can show that such a panic becomes the call's
+/// `HEPINFER_PANIC` rather than aborting the process (`tests/plugins/faulty`, event 17).
+#[cfg(debug_assertions)]
+pub const TEST_HOST_PANIC_MODEL: &str = "hepinfer-test:host-panic";
+
 /// Models a call has used: (slot index, model and provenance), on the stack for up to two models.
 type Pinned = SmallVec<[(usize, Current); 2]>;
 
@@ -440,7 +441,13 @@ impl CallContext for Ctx<'_> {
         inputs: RSlice<'_, TensorView<'_>>,
     ) -> RResult<RVec<Tensor>, PluginError> {
         let inst = self.inst;
+        // Entered from the plugin through abi_stable's vtable, which aborts on unwinding: a panic
+        // here (in the host or in the runtime) must become this call's error.
         let run = || -> Result<Vec<Tensor>> {
+            #[cfg(debug_assertions)]
+            if model.as_str() == TEST_HOST_PANIC_MODEL {
+                panic!("deliberate host panic in run_model (debug builds only)");
+            }
             let index = inst
                 .slots
                 .iter()
@@ -475,15 +482,20 @@ impl CallContext for Ctx<'_> {
             }
             Ok(t)
         };
-        match run() {
+        match crate::error::catch(run) {
             Ok(t) => RResult::ROk(t.into()),
             Err(e) => RResult::RErr(e.to_plugin_error()),
         }
     }
 
     fn log(&self, level: LogLevel, message: RStr<'_>) {
-        self.inst
-            .logger
-            .log(level, &format!("{}: {message}", self.inst.plugin));
+        // Entered from the plugin through abi_stable's vtable, which aborts on unwinding.
+        let _ = crate::error::catch(|| {
+            let logger = &self.inst.logger;
+            if logger.enabled(level) {
+                logger.log(level, &format!("{}: {message}", self.inst.plugin));
+            }
+            Ok(())
+        });
     }
 }

@@ -6,15 +6,10 @@
 //! each model loaded once per process and runs it through ONNX Runtime ([`runtime`]).
 //! Rust programs can use [`Host`] and [`Instance`] directly.
 
-// Links the cxx bridge of the C++ API (cpp-bridge) into libhepinfer.so: nothing in this crate
-// names it, and its exported `hepinfer$ffi$cxxbridge1$*` functions must be in the library.
-extern crate hepinfer_cxx;
-
 pub mod abi;
-pub mod bench;
-pub mod cabi;
 pub mod conditions;
 pub mod config;
+mod cxx_bridge;
 pub mod error;
 pub mod host;
 pub mod instance;

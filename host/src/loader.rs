@@ -38,9 +38,8 @@ fn describe(e: &LibraryError) -> String {
         LibraryError::IncompatibleVersionNumber { .. } => format!(
             "was built against an incompatible hepinfer-plugin-api version: {e}; rebuild it against this host"
         ),
-        LibraryError::AbiInstability(_) => format!(
-            "has an incompatible plugin ABI layout (built against another hepinfer-plugin-api?): {e}"
-        ),
+        // abi_stable's report of the layout difference runs to ~130 lines: one line says it all.
+        LibraryError::AbiInstability(_) => "has an incompatible plugin ABI layout (built against another hepinfer-plugin-api or abi_stable); rebuild it against this host".into(),
         LibraryError::InvalidAbiHeader(_) => format!("was built with an incompatible abi_stable: {e}"),
         _ => e.to_string(),
     }

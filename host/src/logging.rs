@@ -1,13 +1,9 @@
 //! Routing of host and plugin log messages to the framework's message service.
 
+use crate::abi::{c_string, hepinfer_log_callback};
 use crate::error::{Error, Result};
 use hepinfer_plugin_api::LogLevel;
-use std::ffi::{c_char, c_void, CString};
-
-/// The framework's log callback: `(level, NUL-terminated message, user_data)`. It may be called
-/// from any thread, concurrently; the message is valid only during the call.
-pub type LogCallback =
-    unsafe extern "C" fn(level: u32, message: *const c_char, user_data: *mut c_void);
+use std::ffi::c_void;
 
 /// Parses a level name.
 pub fn parse_level(name: &str) -> Result<LogLevel> {
@@ -25,24 +21,47 @@ pub fn parse_level(name: &str) -> Result<LogLevel> {
     })
 }
 
-/// Sends messages at or above a level to a callback, or to stderr when there is none.
-pub struct Logger {
-    min: LogLevel,
-    sink: Option<(LogCallback, usize)>,
+/// Where log messages go.
+pub enum LogSink {
+    /// Standard error (no callback registered).
+    Stderr,
+    /// The C API's callback with its `user_data`.
+    C {
+        /// The callback (never `None` here).
+        callback: hepinfer_log_callback,
+        /// Its argument, as an address (the framework vouches for its thread-safety).
+        user_data: usize,
+    },
+    /// A Rust function (the C++ API's `std::function` arrives this way).
+    Func(Box<LogFn>),
 }
 
-// SAFETY: the framework promises, by registering the callback, that it may be called from any
-// thread with its user_data (documented on `hepinfer_host_create`).
-unsafe impl Send for Logger {}
-unsafe impl Sync for Logger {}
+/// A Rust log function: `(level, message)`, called from any thread.
+pub type LogFn = dyn Fn(LogLevel, &str) + Send + Sync;
+
+impl LogSink {
+    /// The sink of a C callback (`Stderr` for NULL).
+    pub fn from_c(callback: hepinfer_log_callback, user_data: *mut c_void) -> Self {
+        match callback {
+            Some(_) => LogSink::C {
+                callback,
+                user_data: user_data as usize,
+            },
+            None => LogSink::Stderr,
+        }
+    }
+}
+
+/// Sends messages at or above a level to a sink.
+pub struct Logger {
+    min: LogLevel,
+    sink: LogSink,
+}
 
 impl Logger {
-    /// A logger with minimum level `min` sending to `callback` (stderr when `None`).
-    pub fn new(min: LogLevel, callback: Option<LogCallback>, user_data: *mut c_void) -> Self {
-        Logger {
-            min,
-            sink: callback.map(|cb| (cb, user_data as usize)),
-        }
+    /// A logger with minimum level `min`.
+    pub fn new(min: LogLevel, sink: LogSink) -> Self {
+        Logger { min, sink }
     }
 
     /// Whether a message at `level` would be delivered.
@@ -55,15 +74,21 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        match self.sink {
-            Some((cb, user_data)) => {
-                // Interior NULs would truncate the message in C; replace them.
-                let c = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
-                // A panic unwinding out of a foreign callback is impossible (it is C), and a
-                // panic of ours cannot happen here; the call is a plain FFI call.
-                unsafe { cb(level as u32, c.as_ptr(), user_data as *mut c_void) };
+        match &self.sink {
+            LogSink::C {
+                callback: Some(callback),
+                user_data,
+            } => {
+                let c = c_string(message);
+                // SAFETY: the framework registered this callback for any thread and any number
+                // of concurrent calls, with this user_data (documented on hepinfer_host_create).
+                // A C function cannot unwind into us.
+                unsafe { callback(level as u32, c.as_ptr(), *user_data as *mut c_void) };
             }
-            None => eprintln!("hepinfer [{}] {message}", level_name(level)),
+            LogSink::Func(f) => f(level, message),
+            LogSink::Stderr | LogSink::C { callback: None, .. } => {
+                eprintln!("hepinfer [{}] {message}", level_name(level))
+            }
         }
     }
 }

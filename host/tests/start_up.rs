@@ -5,8 +5,8 @@
 
 mod common;
 
+use hepinfer::abi::hepinfer_log_callback;
 use hepinfer::error::hepinfer_status;
-use hepinfer::logging::LogCallback;
 use hepinfer::Host;
 use hepinfer_conddb::{ConditionsDb, ConnectOptions, IovKey, Synchronization, TimeType};
 use hepinfer_plugin_api::{EventKey, TensorView};
@@ -136,8 +136,8 @@ fn an_uncreatable_payload_cache_is_ignored_with_a_warning() {
         &format!(r#", "payload_cache": {:?}"#, cache.display().to_string()),
     );
     let log: Log = Mutex::new(Vec::new());
-    let cb: LogCallback = collect;
-    let host = Host::new(&cfg, Some(cb), &log as *const Log as *mut c_void)
+    let cb: hepinfer_log_callback = Some(collect);
+    let host = Host::new(&cfg, cb, &log as *const Log as *mut c_void)
         .expect("an unusable payload cache must not stop the job");
     let inst = host.instance("seq-classifier", "").unwrap();
     let (x, _, _) = common::golden();

@@ -6,6 +6,8 @@
  *   HEPINFER_TEST_MODEL       the seq-classifier ONNX model
  *   HEPINFER_TEST_GOLDEN      directory of golden_x.f32 / golden_p.f32
  *   HEPINFER_TEST_BROKEN_DIR  a directory holding a file that is not a plugin
+ *   HEPINFER_TEST_DEBUG_HOST  1 when libhepinfer.so is a debug build (its test hook that makes
+ *                             the host panic inside run_model exists only there)
  * Prints "N passed, N failed" and exits non-zero on any failure.
  */
 #include <hepinfer/hepinfer.h>
@@ -43,11 +45,12 @@ static void expect_error(const char *what, hepinfer_status got, hepinfer_status 
   hepinfer_error_free(err);
 }
 
-static atomic_int log_messages;
+static atomic_int log_messages, logged_plugin_panics;
 static void on_log(uint32_t level, const char *message, void *user_data) {
-  (void)level;
   CHECK(user_data == (void *)&log_messages, "log callback gets its user_data");
   CHECK(message != NULL && strlen(message) > 0, "log message is a string");
+  if (level == HEPINFER_LOG_ERROR && strstr(message, "deliberate panic in process") != NULL)
+    atomic_fetch_add(&logged_plugin_panics, 1);
   atomic_fetch_add(&log_messages, 1);
 }
 
@@ -106,7 +109,7 @@ static void *worker(void *p) {
       continue;
     }
     hepinfer_tensor t;
-    hepinfer_outputs_get(out, 0, &t);
+    hepinfer_outputs_get(out, 0, &t, NULL);
     if (memcmp(t.data, a->reference + (size_t)i * 3, 3 * sizeof(float)) != 0) a->mismatches++;
     hepinfer_outputs_free(out);
   }
@@ -122,8 +125,24 @@ int main(void) {
   hepinfer_status st;
 
   /* ---- versions and status names ---- */
-  CHECK(hepinfer_abi_version() == HEPINFER_ABI_VERSION, "abi %u vs header %u", hepinfer_abi_version(),
-        (unsigned)HEPINFER_ABI_VERSION);
+  CHECK(hepinfer_abi_check(HEPINFER_ABI_VERSION_MAJOR, HEPINFER_ABI_VERSION_MINOR, &err) == HEPINFER_OK && err == NULL,
+        "the library serves this header's ABI");
+  CHECK(hepinfer_abi_version() >> 16 == HEPINFER_ABI_VERSION_MAJOR &&
+            (int)(hepinfer_abi_version() & 0xffff) >= HEPINFER_ABI_VERSION_MINOR,
+        "abi %x vs header %x", hepinfer_abi_version(), (unsigned)HEPINFER_ABI_VERSION);
+  {
+    unsigned lib_major = hepinfer_abi_version() >> 16, lib_minor = hepinfer_abi_version() & 0xffff;
+    st = hepinfer_abi_check(1, 0, &err);
+    CHECK(strchr(hepinfer_error_message(err), '\n') == NULL && strlen(hepinfer_error_message(err)) < 300,
+          "ABI mismatch message is one short line: '%s'", hepinfer_error_message(err));
+    expect_error("older major ABI", st, HEPINFER_ABI_MISMATCH, err, "built for hepinfer ABI 1.0");
+    st = hepinfer_abi_check(lib_major + 1, 0, &err);
+    expect_error("newer major ABI", st, HEPINFER_ABI_MISMATCH, err, "different major version");
+    st = hepinfer_abi_check(lib_major, lib_minor + 1, &err);
+    expect_error("newer minor ABI", st, HEPINFER_ABI_MISMATCH, err, "newer minor version");
+    CHECK(hepinfer_abi_check(lib_major, 0, NULL) == HEPINFER_OK, "any older minor is served");
+  }
+  CHECK(strcmp(hepinfer_status_name(HEPINFER_ABI_MISMATCH), "HEPINFER_ABI_MISMATCH") == 0, "status name ABI");
   CHECK(strlen(hepinfer_version()) >= 5, "version '%s'", hepinfer_version());
   CHECK(strcmp(hepinfer_status_name(HEPINFER_OK), "HEPINFER_OK") == 0, "status name OK");
   CHECK(strcmp(hepinfer_status_name(HEPINFER_PANIC), "HEPINFER_PANIC") == 0, "status name PANIC");
@@ -215,22 +234,33 @@ int main(void) {
   float maxdiff = 0;
   for (int i = 0; i < 256 * 3; i++) maxdiff = fmaxf(maxdiff, fabsf(((const float *)t.data)[i] - p_py[i]));
   CHECK(maxdiff <= 1e-5f, "C API vs python onnxruntime: max diff %g", (double)maxdiff);
-  CHECK(hepinfer_outputs_get(out, 1, &t) == HEPINFER_OK && t.dtype == HEPINFER_I64 && strcmp(t.name, "class") == 0,
+  CHECK(hepinfer_outputs_get(out, 1, &t, &err) == HEPINFER_OK && err == NULL && t.dtype == HEPINFER_I64 &&
+            strcmp(t.name, "class") == 0,
         "output 1 is class");
-  CHECK(hepinfer_outputs_get(out, 2, &t) == HEPINFER_NOT_FOUND, "output index out of range");
-  CHECK(hepinfer_outputs_get(NULL, 0, &t) == HEPINFER_INVALID_ARGUMENT, "outputs_get(NULL)");
-  CHECK(hepinfer_outputs_get(out, 0, NULL) == HEPINFER_INVALID_ARGUMENT, "outputs_get(out NULL)");
+  st = hepinfer_outputs_get(out, 2, &t, &err);
+  expect_error("output index out of range", st, HEPINFER_NOT_FOUND, err, "the call has 2 outputs");
+  st = hepinfer_outputs_get(NULL, 0, &t, &err);
+  expect_error("outputs_get(NULL)", st, HEPINFER_INVALID_ARGUMENT, err, "outputs is NULL");
+  st = hepinfer_outputs_get(out, 0, NULL, &err);
+  expect_error("outputs_get(out NULL)", st, HEPINFER_INVALID_ARGUMENT, err, "out_tensor is NULL");
+  CHECK(hepinfer_outputs_get(out, 2, &t, NULL) == HEPINFER_NOT_FOUND, "out_error may be NULL");
   st = hepinfer_outputs_find(out, "nope", &t, &err);
   expect_error("find unknown output", st, HEPINFER_NOT_FOUND, err, "probabilities");
   st = hepinfer_outputs_find(out, NULL, &t, &err);
   expect_error("find NULL name", st, HEPINFER_INVALID_ARGUMENT, err, "name");
   CHECK(hepinfer_outputs_provenance_count(out) == 1, "one model ran");
   const char *pm = NULL, *ph = NULL;
-  CHECK(hepinfer_outputs_provenance(out, 0, &pm, &ph) == HEPINFER_OK && strcmp(pm, "classifier") == 0 &&
-            strlen(ph) == 64,
+  CHECK(hepinfer_outputs_provenance(out, 0, &pm, &ph, &err) == HEPINFER_OK && err == NULL &&
+            strcmp(pm, "classifier") == 0 && strlen(ph) == 64,
         "provenance: model and SHA-256");
-  CHECK(hepinfer_outputs_provenance(out, 1, &pm, &ph) == HEPINFER_NOT_FOUND, "provenance out of range");
-  CHECK(hepinfer_outputs_provenance(out, 0, NULL, &ph) == HEPINFER_INVALID_ARGUMENT, "provenance NULL out");
+  st = hepinfer_outputs_provenance(out, 1, &pm, &ph, &err);
+  expect_error("provenance out of range", st, HEPINFER_NOT_FOUND, err, "provenance entry at index 1");
+  st = hepinfer_outputs_provenance(out, 0, NULL, &ph, &err);
+  expect_error("provenance NULL out", st, HEPINFER_INVALID_ARGUMENT, err, "out_model is NULL");
+  st = hepinfer_outputs_provenance(out, 0, &pm, NULL, &err);
+  expect_error("provenance NULL hash out", st, HEPINFER_INVALID_ARGUMENT, err, "out_payload_hash is NULL");
+  st = hepinfer_outputs_provenance(NULL, 0, &pm, &ph, &err);
+  expect_error("provenance(NULL)", st, HEPINFER_INVALID_ARGUMENT, err, "outputs is NULL");
   hepinfer_outputs_free(out);
 
   /* ---- bad input: each a clear error, and the next call works ---- */
@@ -258,7 +288,8 @@ int main(void) {
   BAD_CALL("no inputs", NULL, 0, HEPINFER_INVALID_INPUT, "missing input 'sequences'");
   hepinfer_tensor b = good;
   b.name = NULL;
-  BAD_CALL("NULL name", &b, 1, HEPINFER_INVALID_ARGUMENT, "inputs[0].name");
+  /* One rule for NULL fields of a tensor: each is an invalid input, named. */
+  BAD_CALL("NULL name", &b, 1, HEPINFER_INVALID_INPUT, "inputs[0]: name is NULL");
   b = good;
   b.name = "seqs";
   BAD_CALL("unknown input name", &b, 1, HEPINFER_INVALID_INPUT, "unknown input 'seqs'");
@@ -332,6 +363,19 @@ int main(void) {
   hepinfer_outputs_free(out);
   st = hepinfer_process(faulty, k13, &jag, 1, &out, &err);
   expect_error("plugin panic", st, HEPINFER_PANIC, err, "deliberate panic");
+  CHECK(atomic_load(&logged_plugin_panics) == 1, "the plugin's panic went to the log callback (%d)",
+        atomic_load(&logged_plugin_panics));
+  {
+    /* A panic of the host itself inside run_model, which the plugin reaches through its vtable. */
+    hepinfer_event_key k17 = {1, 1, 17};
+    st = hepinfer_process(faulty, k17, &jag, 1, &out, &err);
+    if (strcmp(env("HEPINFER_TEST_DEBUG_HOST"), "1") == 0) {
+      expect_error("host panic inside run_model", st, HEPINFER_PANIC, err, "deliberate host panic in run_model");
+    } else {
+      printf("NOTE: release libhepinfer.so has no host-panic hook; checking its refusal instead\n");
+      expect_error("host-panic model in a release build", st, HEPINFER_MODEL, err, "undeclared model");
+    }
+  }
   st = hepinfer_process(faulty, k14, &jag, 1, &out, &err);
   expect_error("plugin error", st, HEPINFER_INVALID_INPUT, err, "deliberate error");
   st = hepinfer_process(faulty, k15, &jag, 1, &out, &err);
@@ -364,7 +408,7 @@ int main(void) {
   for (int i = 0; i < CALLS; i++) {
     hepinfer_tensor in1 = seq_input(x + (size_t)(i % 256) * 120, one);
     st = hepinfer_process(inst, key, &in1, 1, &out, NULL);
-    hepinfer_outputs_get(out, 0, &t);
+    hepinfer_outputs_get(out, 0, &t, NULL);
     memcpy(reference + (size_t)i * 3, t.data, 3 * sizeof(float));
     hepinfer_outputs_free(out);
   }
@@ -383,8 +427,24 @@ int main(void) {
   CHECK(mismatches == 0 && errors == 0, "threads: %d mismatches, %d errors in %d calls", mismatches, errors,
         THREADS * CALLS);
 
-  hepinfer_instance_free(inst);
-  hepinfer_host_free(host);
+  /* ---- lifetimes: a host freed before its instance, outputs that outlive their instance ---- */
+  {
+    hepinfer_instance *second = NULL;
+    st = hepinfer_instance_create(host, "seq-classifier", NULL, &second, &err);
+    CHECK(st == HEPINFER_OK, "second instance: %s", hepinfer_error_message(err));
+    hepinfer_instance_free(inst);
+    hepinfer_host_free(host);
+    hepinfer_tensor in1 = seq_input(x, one);
+    st = hepinfer_process(second, key, &in1, 1, &out, &err);
+    CHECK(st == HEPINFER_OK, "an instance works after its host is freed: %s", hepinfer_error_message(err));
+    hepinfer_instance_free(second);
+    st = hepinfer_outputs_find(out, "probabilities", &t, &err);
+    CHECK(st == HEPINFER_OK && memcmp(t.data, reference, 3 * sizeof(float)) == 0,
+          "outputs outlive their instance, with the same values");
+    CHECK(hepinfer_outputs_provenance(out, 0, &pm, &ph, NULL) == HEPINFER_OK && strlen(ph) == 64,
+          "provenance outlives the instance");
+    hepinfer_outputs_free(out);
+  }
   free(reference);
   free(nan);
   free(x);

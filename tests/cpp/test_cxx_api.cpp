@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
       Status::InvalidInput, "overflows");
   bad("null data", {Input("sequences", static_cast<const float*>(nullptr), {1, 15, 8})}, Status::InvalidInput,
       "data is NULL");
-  bad("null name", {Input(nullptr, x.data(), {1, 15, 8})}, Status::InvalidArgument, "inputs[0].name");
+  bad("null name", {Input(nullptr, x.data(), {1, 15, 8})}, Status::InvalidInput, "inputs[0]: name is NULL");
   bad("misaligned", {Input("sequences", hepinfer::DType::F32, reinterpret_cast<const char*>(x.data()) + 1,
                            std::array<std::int64_t, 3>{1, 15, 8}.data(), 3)},
       Status::InvalidInput, "not aligned");

@@ -1,9 +1,9 @@
 // hepinfer — C++ API (C++17 or later).
 //
-// RAII types over the C API of libhepinfer.so (`hepinfer/hepinfer.h`), through the cxx bridge of
-// cpp-bridge: the same library, the same process-wide state (one ONNX Runtime environment, one
-// plugin registry, one model cache), so C and C++ code can be mixed in one job and a C++ object
-// can hand its C handle (`native_handle()`) to C code.
+// RAII types compiled into libhepinfer.so itself (link hepinfer::cxx, i.e. -lhepinfer): each call
+// goes through a cxx bridge straight into the Rust functions the C API runs, so C and C++ code
+// share one process-wide state (one ONNX Runtime environment, one plugin registry, one model
+// cache) and a C++ object can hand its C handle (`native_handle()`) to C code.
 //
 //   hepinfer::Host host(R"({"models": {"SeqClassifierRcd": "/path/model.onnx"}})");
 //   hepinfer::Instance tagger = host.instance("seq-classifier");
@@ -22,7 +22,11 @@
 //   Input, Tensor, Span: plain views; sharing them between threads is as safe as the memory
 //             they point to.
 // Moving or destroying an object while another thread uses it is a data race, as for any C++
-// object. An Instance may outlive the Host it came from.
+// object. Objects may be destroyed in any order: an Instance may outlive the Host it came from,
+// and Outputs the Instance; the log callback lives as long as any of them needs it.
+//
+// Versions: Host's constructor checks (check_abi_version) that the library serves the ABI this
+// header was built for: a program built for 2.x runs with any libhepinfer 2.y, y >= x.
 #ifndef HEPINFER_HPP
 #define HEPINFER_HPP
 
@@ -48,8 +52,8 @@
 #if defined(_WIN32)
 #define HEPINFER_CXX_API
 #else
-// libhepinfer_cxx is built with hidden visibility (cxx's runtime stays private to it); this
-// exports the API, including the typeinfo that `catch (const hepinfer::Error&)` needs.
+// libhepinfer.so compiles this API with hidden visibility (cxx's runtime stays private to it);
+// this exports the API, including the typeinfo that `catch (const hepinfer::Error&)` needs.
 #define HEPINFER_CXX_API __attribute__((visibility("default")))
 #endif
 
@@ -69,6 +73,7 @@ enum class Status : std::uint32_t {
   Panic = HEPINFER_PANIC,
   NotFound = HEPINFER_NOT_FOUND,
   Internal = HEPINFER_INTERNAL,
+  AbiMismatch = HEPINFER_ABI_MISMATCH,
 };
 
 /// The name of a status ("HEPINFER_INVALID_INPUT", ...).
@@ -76,10 +81,6 @@ HEPINFER_CXX_API const char* status_name(Status status) noexcept;
 
 /// The library's version ("0.1.0").
 HEPINFER_CXX_API std::string_view version() noexcept;
-
-/// Throws hepinfer::Error unless the loaded library has the ABI version this header was built
-/// against (`HEPINFER_ABI_VERSION`). Host's constructor calls it.
-HEPINFER_CXX_API void check_abi_version();
 
 /// A failed call: the status and the library's message (which names the input, plugin or
 /// configuration key at fault).
@@ -93,6 +94,20 @@ class HEPINFER_CXX_API Error : public std::runtime_error {
  private:
   Status status_;
 };
+
+/// Throws Error(AbiMismatch) unless the loaded library serves the ABI this header was built for
+/// (the same major version, a minor version at least this header's). Host's constructor calls
+/// it. Inline on purpose: the header's version must be compiled into the program, and
+/// hepinfer_abi_check is the one implementation of the rule.
+inline void check_abi_version() {
+  hepinfer_error* err = nullptr;
+  if (hepinfer_abi_check(HEPINFER_ABI_VERSION_MAJOR, HEPINFER_ABI_VERSION_MINOR, &err) != HEPINFER_OK) {
+    const std::string message = hepinfer_error_message(err);
+    const auto status = static_cast<Status>(hepinfer_error_status(err));
+    hepinfer_error_free(err);
+    throw Error(status, message);
+  }
+}
 
 /// Element types; the values of the C API's `hepinfer_dtype`.
 enum class DType : std::uint32_t {
@@ -156,15 +171,8 @@ class Span {
   std::size_t size_ = 0;
 };
 
-/// Key of an event.
-struct EventKey {
-  /// Run number.
-  std::uint32_t run = 0;
-  /// Luminosity block.
-  std::uint32_t lumi = 0;
-  /// Event number.
-  std::uint64_t event = 0;
-};
+/// Key of an event: `{run, lumi, event}` (the C API's struct).
+using EventKey = ::hepinfer_event_key;
 
 /// One input of a call: a name and a non-owning view of an n-d array in the caller's memory,
 /// optionally with the offsets of a variable-length collection. The shape is copied into the
@@ -309,7 +317,7 @@ using LogCallback = std::function<void(LogLevel, std::string_view)>;
 class HEPINFER_CXX_API Instance {
  public:
   Instance(Instance&& o) noexcept = default;
-  Instance& operator=(Instance&& o) noexcept;
+  Instance& operator=(Instance&& o) noexcept = default;
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
   ~Instance();
@@ -335,10 +343,7 @@ class HEPINFER_CXX_API Instance {
   struct Free {
     void operator()(hepinfer_instance* p) const noexcept;
   };
-  Instance(hepinfer_instance* p, std::shared_ptr<LogCallback> log) noexcept : log_(std::move(log)), p_(p) {}
-  // Keeps the host's log callback alive: the instance logs through it after the Host is gone.
-  // Declared first so that it is destroyed after the instance.
-  std::shared_ptr<LogCallback> log_;
+  explicit Instance(hepinfer_instance* p) noexcept : p_(p) {}
   std::unique_ptr<hepinfer_instance, Free> p_;
 };
 
@@ -348,9 +353,12 @@ class HEPINFER_CXX_API Host {
  public:
   /// Creates a host from a JSON configuration ("" for defaults; keys as for
   /// hepinfer_host_create). Without a callback, messages go to stderr. Throws Error.
-  explicit Host(std::string_view config_json = {}, LogCallback log = {});
+  explicit Host(std::string_view config_json = {}, LogCallback log = {}) {
+    check_abi_version();
+    create(config_json, std::move(log));
+  }
   Host(Host&& o) noexcept = default;
-  Host& operator=(Host&& o) noexcept;
+  Host& operator=(Host&& o) noexcept = default;
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
   ~Host();
@@ -366,8 +374,7 @@ class HEPINFER_CXX_API Host {
   struct Free {
     void operator()(hepinfer_host* p) const noexcept;
   };
-  // Declared first so that it is destroyed after the host (which logs while it shuts down).
-  std::shared_ptr<LogCallback> log_;
+  void create(std::string_view config_json, LogCallback log);
   std::unique_ptr<hepinfer_host, Free> p_;
 };
 

@@ -3,7 +3,7 @@
 use crate::figure::{rejection_at, roc, Figure, Panel, Series};
 use crate::workload::{auc, auc_error, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::{hepinfer_event_key, hepinfer_tensor};
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::sync::Mutex;
 
 /// A generator seed for event number `event` of a workload (`salt` keeps workloads apart):

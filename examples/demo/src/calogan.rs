@@ -7,7 +7,7 @@ use crate::fidelity::{self, Sample, FEATURES, N_FEATURES, RANGES};
 use crate::figure::{Figure, Panel, Series};
 use crate::workload::{EventOutput, Merit, Results, Table, Workload};
 use hepinfer::abi::{hepinfer_dtype, hepinfer_event_key};
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::sync::Mutex;
 use toydet::calo::{simulate_shower, CaloConfig, ParticleKind};
 use toydet::tracker::event_rng;

@@ -4,7 +4,7 @@ use crate::btag::event_seed;
 use crate::figure::{rejection_at, roc, Figure, Panel, Series};
 use crate::workload::{auc, auc_error, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::{hepinfer_event_key, hepinfer_tensor};
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::sync::Mutex;
 use toydet::jetimage::JetClass;
 

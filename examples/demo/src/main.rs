@@ -20,7 +20,7 @@ mod workload;
 
 use clap::Parser;
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{CHost, CInstance};
+use hepinfer_plugin_testing::cabi::{CHost, CInstance};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 use crate::figure::{efficiency, roc, Figure, Panel, Series};
 use crate::workload::{auc, auc_error, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::Path;

@@ -9,7 +9,7 @@
 use crate::figure::{efficiency, Figure, Panel, Series};
 use crate::workload::{EventOutput, Merit, Results, Workload};
 use hepinfer::abi::{hepinfer_dtype, hepinfer_event_key};
-use hepinfer::cabi::{f32_input, CError, CInstance};
+use hepinfer_plugin_testing::cabi::{f32_input, CError, CInstance};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use toydet::tracker::{event_rng, generate_event, TrackerConfig};

@@ -3,7 +3,7 @@
 
 use crate::figure::Figure;
 use hepinfer::abi::hepinfer_event_key;
-use hepinfer::cabi::{CError, CInstance, COutputs};
+use hepinfer_plugin_testing::cabi::{CError, CInstance, COutputs};
 use serde::Serialize;
 
 /// What one call returned that the global-tag comparison looks at.

@@ -7,8 +7,8 @@
 //! providers whose allocators or statistics are not thread-safe (its comment on `run_inner`). We
 //! use only the CPU execution provider, sequential execution mode, inputs as read-only views of
 //! caller memory and outputs allocated by ONNX Runtime per call — the configuration whose
-//! concurrent use we verified bit-for-bit against a serial reference (6.2 million calls, see
-//! `shared/FINDINGS.md`; `tests/concurrency.rs` re-checks it on every test run). So in
+//! concurrent use we verified bit-for-bit against a serial reference (6.2 million calls during
+//! development; `tests/concurrency.rs` re-checks it on every test run). So in
 //! [`SessionMode::Shared`] we call `Run` through `ort::api()` with the session's raw pointer from
 //! `&self`: no lock around inference, one copy of the weights. [`SessionMode::Pool`] keeps a small
 //! pool of sessions sharing one prepacked-weights container, each used by one thread at a time —

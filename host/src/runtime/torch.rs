@@ -556,7 +556,7 @@ impl TorchModel {
         catch_unwind(AssertUnwindSafe(|| self.forward(inputs))).unwrap_or_else(|p| {
             Err(Error::Model(format!(
                 "TorchScript forward panicked: {}",
-                crate::error::panic_text(p.as_ref())
+                hepinfer_plugin_api::panic::panic_message(p.as_ref())
             )))
         })
     }

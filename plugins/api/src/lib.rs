@@ -6,11 +6,13 @@
 //! they run their models through [`Call::run_model`], a call back into the host.
 //!
 //! Panics never cross the boundary: the shims generated here catch them inside the plugin and
-//! turn them into an error result (abi_stable's own shims would abort the whole process).
+//! turn them into an error result (abi_stable's own shims would abort the whole process), without
+//! printing them ([`panic::catch_quiet`]): the host sends the message to the framework's log.
 
 #![allow(non_local_definitions)] // emitted by abi_stable's `sabi_trait` macro
 
 pub mod jagged;
+pub mod panic;
 mod plugin;
 mod tensor;
 

@@ -1,6 +1,7 @@
 //! The root module a plugin exports, the objects it exchanges with the host, and the safe Rust
 //! trait ([`Plugin`]) plugin authors implement.
 
+use crate::panic::catch_quiet;
 use crate::tensor::{DType, EventKey, Tensor, TensorData, TensorSpec, TensorView};
 use abi_stable::{
     declare_root_module_statics,
@@ -10,7 +11,6 @@ use abi_stable::{
     std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Version of the plugin contract. The host refuses a plugin built for another one, on top of
 /// abi_stable's own checks of this crate's version and of every type's layout.
@@ -322,20 +322,10 @@ fn wrong_dtype(name: &str, want: DType, got: DType) -> PluginError {
     PluginError::input(format!("input '{name}': expected dtype {want}, got {got}"))
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
-
-fn panicked(what: &str, payload: Box<dyn std::any::Any + Send>) -> PluginError {
+fn panicked(what: &str, message: String) -> PluginError {
     PluginError::new(
         ErrorKind::Panic,
-        format!("plugin panicked in {what}: {}", panic_message(payload)),
+        format!("plugin panicked in {what}: {message}"),
     )
 }
 
@@ -348,18 +338,18 @@ impl<P: Plugin> PluginInstance for Instance<P> {
         ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
         inputs: RSlice<'_, TensorView<'_>>,
     ) -> RResult<RVec<Tensor>, PluginError> {
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        let result = catch_quiet(|| {
             let mut call = Call {
                 ctx: &ctx,
                 inputs,
                 outputs: Vec::new(),
             };
             self.0.process(&mut call).map(|()| call.outputs)
-        }));
+        });
         match result {
             Ok(Ok(outputs)) => ROk(outputs.into()),
             Ok(Err(e)) => RErr(e),
-            Err(payload) => RErr(panicked("process", payload)),
+            Err(message) => RErr(panicked("process", message)),
         }
     }
 }
@@ -367,9 +357,9 @@ impl<P: Plugin> PluginInstance for Instance<P> {
 /// Implementation of [`PluginMod::info`] for `P` (used by [`crate::export_plugin!`]).
 #[doc(hidden)]
 pub extern "C" fn __info<P: Plugin>() -> RResult<PluginInfo, PluginError> {
-    match catch_unwind(P::info) {
+    match catch_quiet(P::info) {
         Ok(info) => ROk(info),
-        Err(payload) => RErr(panicked("info", payload)),
+        Err(message) => RErr(panicked("info", message)),
     }
 }
 
@@ -379,15 +369,13 @@ pub extern "C" fn __create<P: Plugin>(
     config: RStr<'_>,
     host: HostServices_TO<'static, RBox<()>>,
 ) -> RResult<PluginInstanceBox, PluginError> {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        P::create(config.as_str(), PluginLogger { host })
-    }));
+    let result = catch_quiet(|| P::create(config.as_str(), PluginLogger { host }));
     match result {
         Ok(Ok(plugin)) => ROk(PluginInstance_TO::from_value(
             Instance(plugin),
             abi_stable::sabi_trait::TD_Opaque,
         )),
         Ok(Err(e)) => RErr(e),
-        Err(payload) => RErr(panicked("create", payload)),
+        Err(message) => RErr(panicked("create", message)),
     }
 }

@@ -1,11 +1,11 @@
-//! End-to-end physics quality through the C ABI (`hepinfer::cabi`, the functions a C++ framework
+//! End-to-end physics quality through the C ABI (`hepinfer_plugin_testing::cabi`, the functions a C++ framework
 //! calls) on a fresh toy sample that neither training (seed 1) nor the model card (seed 1001)
 //! used: AUC(b vs light) of the discriminant within 0.01 of the model card's 0.9863.
 
 mod common;
 
 use hepinfer::abi::{hepinfer_dtype, hepinfer_event_key, hepinfer_tensor};
-use hepinfer::cabi::{f32_input, CHost};
+use hepinfer_plugin_testing::cabi::{f32_input, CHost};
 
 /// AUC(b vs light) of D_b in `model/MODEL.md` (100k held-out jets, seed 1001).
 const CARD_AUC_B_VS_LIGHT: f64 = 0.9863;

@@ -1,11 +1,11 @@
-//! End-to-end physics quality through the C ABI (`hepinfer::cabi`, the functions a C++ framework
+//! End-to-end physics quality through the C ABI (`hepinfer_plugin_testing::cabi`, the functions a C++ framework
 //! calls) on a fresh toy sample that neither training (seed 1) nor the model card (seed 1001)
 //! used: AUC(W vs QCD) within 0.01 of the model card's 0.9888.
 
 mod common;
 
 use hepinfer::abi::{hepinfer_event_key, hepinfer_tensor};
-use hepinfer::cabi::{f32_input, CHost};
+use hepinfer_plugin_testing::cabi::{f32_input, CHost};
 use toydet::jetimage::JetClass;
 
 /// AUC(W vs QCD) of the CNN in `model/MODEL.md` (50k held-out jets, seed 1001).

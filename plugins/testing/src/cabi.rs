@@ -3,9 +3,12 @@
 //! calls it, with the named outputs copied out for checks.
 
 use hepinfer::abi::{hepinfer_event_key, hepinfer_status, hepinfer_tensor};
-pub use hepinfer::cabi::input;
-use hepinfer::cabi::{CHost, CInstance};
+/// The safe wrapper over the C ABI (one source, `host/src/cabi.rs`, shared with the `hepinfer`
+/// command; not part of the `hepinfer` library's API).
+#[path = "../../../host/src/cabi.rs"]
+mod wrapper;
 use hepinfer_plugin_api::TensorBuf;
+pub use wrapper::*;
 
 /// An output copied out of a `hepinfer_outputs`.
 #[derive(Debug, Clone)]

@@ -25,12 +25,15 @@ static void expect_mapped(const char *prefix, const char *suffix) {
 
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
-  if (hepinfer_abi_version() != HEPINFER_ABI_VERSION) return 1;
+  hepinfer_error *err = NULL;
+  if (hepinfer_abi_check(HEPINFER_ABI_VERSION_MAJOR, HEPINFER_ABI_VERSION_MINOR, &err) != HEPINFER_OK) {
+    fprintf(stderr, "consumer_c: %s\n", hepinfer_error_message(err));
+    return 1;
+  }
   char cfg[4096];
   snprintf(cfg, sizeof cfg, "{\"models\": {\"SeqClassifierRcd\": \"%s\"}, \"log_level\": \"warn\"}", argv[1]);
   hepinfer_host *host;
   hepinfer_instance *inst;
-  hepinfer_error *err = NULL;
   if (hepinfer_host_create(cfg, NULL, NULL, &host, &err) != HEPINFER_OK ||
       hepinfer_instance_create(host, "seq-classifier", NULL, &inst, &err) != HEPINFER_OK) {
     fprintf(stderr, "consumer_c: %s\n", hepinfer_error_message(err));

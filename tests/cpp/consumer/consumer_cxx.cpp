@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     } catch (const hepinfer::Error& e) {
       if (e.status() != hepinfer::Status::InvalidInput) return 1;
     }
-    for (const char* f : {"/lib/libhepinfer.so.0.1.0", "/lib/libhepinfer_cxx.so.0.1.0",
+    for (const char* f : {"/lib/libhepinfer.so.0.1.0",
                           "/lib/hepinfer/onnxruntime/libonnxruntime.so.1.31.1"}) {
       if (!mapped(prefix + f)) {
         std::cerr << "consumer_cxx: " << prefix + f << " is not loaded\n";

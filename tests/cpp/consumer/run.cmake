@@ -17,7 +17,7 @@ endfunction()
 
 file(REMOVE_RECURSE "${PREFIX}" "${CONSUMER_BUILD}")
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}")
-foreach(f lib/libhepinfer.so lib/libhepinfer.so.0.1 lib/libhepinfer.so.0.1.0 lib/libhepinfer_cxx.so
+foreach(f lib/libhepinfer.so lib/libhepinfer.so.0.1 lib/libhepinfer.so.0.1.0
           lib/hepinfer/onnxruntime/libonnxruntime.so.1.31.1 lib/hepinfer/plugins/libseq_classifier.so
           include/hepinfer/hepinfer.h include/hepinfer/hepinfer.hpp lib/cmake/hepinfer/hepinferConfig.cmake
           lib/cmake/hepinfer/hepinferConfigVersion.cmake lib/pkgconfig/hepinfer.pc lib/pkgconfig/hepinfer-cxx.pc)
@@ -28,6 +28,45 @@ endforeach()
 # Only the host's own plugins are installed, not the test plugins.
 if(EXISTS "${PREFIX}/lib/hepinfer/plugins/libhepinfer_test_faulty.so")
   message(FATAL_ERROR "a test plugin was installed")
+endif()
+# Lean binaries: stripped, each with its debug info in .debug/, linked by .gnu_debuglink, and
+# found by gdb (it prints the source line of a C API function only with the debug info).
+file(GLOB _installed_plugins "${PREFIX}/lib/hepinfer/plugins/*.so")
+foreach(lib "${PREFIX}/lib/libhepinfer.so.0.1.0" ${_installed_plugins})
+  get_filename_component(name "${lib}" NAME)
+  get_filename_component(dir "${lib}" DIRECTORY)
+  file(SIZE "${lib}" size)
+  if(name MATCHES "^libhepinfer")
+    set(limit 6291456)
+  else()
+    set(limit 1048576)
+  endif()
+  if(size GREATER limit)
+    message(FATAL_ERROR "${name} is ${size} bytes, above ${limit}")
+  endif()
+  if(NOT EXISTS "${dir}/.debug/${name}.debug")
+    message(FATAL_ERROR "no debug info file for ${name}")
+  endif()
+  execute_process(COMMAND readelf --string-dump=.gnu_debuglink "${lib}" OUTPUT_VARIABLE link)
+  if(NOT link MATCHES "${name}.debug")
+    message(FATAL_ERROR "${name} has no .gnu_debuglink to ${name}.debug: ${link}")
+  endif()
+  message(STATUS "${name}: ${size} bytes stripped")
+endforeach()
+find_program(GDB gdb)
+if(GDB)
+  execute_process(COMMAND ${GDB} -batch -nx -ex "info line hepinfer_process" "${PREFIX}/lib/libhepinfer.so.0.1.0"
+                  OUTPUT_VARIABLE where ERROR_VARIABLE gdb_err)
+  if(NOT where MATCHES "abi.rs")
+    message(FATAL_ERROR "gdb did not find the split debug info of libhepinfer.so: ${where} ${gdb_err}")
+  endif()
+  message(STATUS "gdb finds the split debug info: ${where}")
+else()
+  message(WARNING "gdb not found: the debug-link check by gdb is skipped (readelf checked the link)")
+endif()
+# One library for both APIs (the C++ API is compiled into libhepinfer.so).
+if(EXISTS "${PREFIX}/lib/libhepinfer_cxx.so")
+  message(FATAL_ERROR "a separate libhepinfer_cxx.so was installed")
 endif()
 
 run(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE}" -B "${CONSUMER_BUILD}" -G "${GENERATOR}"

@@ -3,7 +3,10 @@
 //! output whose shape does not match its data, a request for an undeclared model).
 //!
 //! Event 13 panics, 14 returns an error, 15 returns a malformed output, 16 asks for a model it
-//! did not declare; any other event returns `y = 2 x` with the groups of `x`. Config `{"panic": true}` panics in create.
+//! did not declare, 17 makes the host panic inside `run_model` (debug builds of the host only:
+//! `TEST_HOST_PANIC_MODEL` in host/src/instance.rs; a release host answers "undeclared model");
+//! any other event returns `y = 2 x` with the groups of `x`. Config `{"panic": true}` panics in
+//! create.
 
 use hepinfer_plugin_api::{
     export_plugin, Call, DType, Dim, Plugin, PluginError, PluginInfo, PluginLogger, Tensor,
@@ -59,6 +62,9 @@ impl Plugin for Faulty {
             }
             16 => {
                 call.run_model("undeclared", &[])?;
+            }
+            17 => {
+                call.run_model("hepinfer-test:host-panic", &[])?;
             }
             _ => {}
         }
