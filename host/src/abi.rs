@@ -121,7 +121,7 @@ pub struct hepinfer_host {
 
 /// A configured plugin instance (opaque).
 pub struct hepinfer_instance {
-    inner: Instance,
+    pub(crate) inner: Instance,
 }
 
 /// The outputs of one `hepinfer_process` call (opaque).
@@ -138,7 +138,7 @@ pub struct hepinfer_error {
     message: CString,
 }
 
-fn make_error(e: &Error) -> *mut hepinfer_error {
+pub(crate) fn make_error(e: &Error) -> *mut hepinfer_error {
     let message = CString::new(e.to_string().replace('\0', "\u{FFFD}")).unwrap_or_default();
     Box::into_raw(Box::new(hepinfer_error {
         status: e.status(),
@@ -147,7 +147,7 @@ fn make_error(e: &Error) -> *mut hepinfer_error {
 }
 
 /// Runs `f` behind the panic barrier and reports its error through `out_error`.
-fn guard<F>(out_error: *mut *mut hepinfer_error, f: F) -> hepinfer_status
+pub(crate) fn guard<F>(out_error: *mut *mut hepinfer_error, f: F) -> hepinfer_status
 where
     F: FnOnce() -> Result<(), Error>,
 {
@@ -171,7 +171,7 @@ where
     }
 }
 
-fn null_arg(what: &str) -> Error {
+pub(crate) fn null_arg(what: &str) -> Error {
     Error::InvalidArgument(format!("{what} is NULL"))
 }
 
@@ -347,7 +347,10 @@ pub unsafe extern "C" fn hepinfer_instance_free(instance: *mut hepinfer_instance
 }
 
 /// Builds a checked view of one C input.
-unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorView<'a>, Error> {
+pub(crate) unsafe fn input_view<'a>(
+    t: &'a hepinfer_tensor,
+    index: usize,
+) -> Result<TensorView<'a>, Error> {
     let name = str_arg(t.name, &format!("inputs[{index}].name"))?;
     let bad = |msg: String| Error::InvalidInput(format!("input '{name}': {msg}"));
     let dtype = DType::from_raw(t.dtype).ok_or_else(|| {
@@ -484,17 +487,22 @@ pub unsafe extern "C" fn hepinfer_process(
             event: key.event,
         };
         let out = instance.inner.process(key, &views)?;
-        let names = out
-            .tensors
-            .iter()
-            .map(|t| match instance.inner.output_c_name(&t.name) {
-                Some(c) => c.clone(),
-                None => Arc::new(crate::instance::c_string(&t.name)),
-            })
-            .collect();
-        *out_outputs = Box::into_raw(Box::new(hepinfer_outputs { out, names }));
+        *out_outputs = outputs_object(&instance.inner, out);
         Ok(())
     })
+}
+
+/// The C object of one call's outputs (also used by the asynchronous API).
+pub(crate) fn outputs_object(instance: &Instance, out: CallOutputs) -> *mut hepinfer_outputs {
+    let names = out
+        .tensors
+        .iter()
+        .map(|t| match instance.output_c_name(&t.name) {
+            Some(c) => c.clone(),
+            None => Arc::new(crate::instance::c_string(&t.name)),
+        })
+        .collect();
+    Box::into_raw(Box::new(hepinfer_outputs { out, names }))
 }
 
 /// Number of output arrays (0 for NULL).

@@ -2,7 +2,7 @@
 
 use crate::config::{HostConfig, InstanceConfig};
 use crate::error::{Error, Result};
-use crate::instance::Instance;
+use crate::instance::{Instance, PluginObject};
 use crate::loader::{self, PluginRegistry};
 use crate::logging::{parse_level, LogCallback, Logger};
 use crate::models::{FileSource, ModelCache, ModelSource};
@@ -21,6 +21,14 @@ pub struct Host {
     source: Arc<dyn ModelSource>,
     cache: Arc<ModelCache>,
     ort: Arc<runtime::onnx::OrtEnv>,
+    // The batching flusher thread, started by the first queued asynchronous request.
+    flusher: Arc<crate::batch::Flusher>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.flusher.stop();
+    }
 }
 
 struct Services(Arc<Logger>);
@@ -99,6 +107,7 @@ impl Host {
             source,
             cache,
             ort,
+            flusher: crate::batch::Flusher::new(),
         })
     }
 
@@ -108,9 +117,17 @@ impl Host {
         let cfg = InstanceConfig::from_json(config_json)?;
         let services = HostServices_TO::from_value(Services(self.logger.clone()), TD_Opaque);
         let services: HostServices_TO<'static, RBox<()>> = services;
-        let inner = (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
-            .into_result()
-            .map_err(|e| Error::from_plugin(plugin, e))?;
+        let settings = self.config.batching.merged(&cfg.batching).settings()?;
+        // Plugins built before plugin ABI 1.1 have no `create_staged`: they run unbatched.
+        let inner = match p.module.create_staged() {
+            Some(create) => create(RStr::from_str(&cfg.plugin_json), services)
+                .into_result()
+                .map(|i| PluginObject::Staged(Arc::new(i))),
+            None => (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
+                .into_result()
+                .map(PluginObject::Plain),
+        }
+        .map_err(|e| Error::from_plugin(plugin, e))?;
         Instance::new(
             p.info.clone(),
             inner,
@@ -118,7 +135,13 @@ impl Host {
             self.source.clone(),
             self.cache.clone(),
             self.logger.clone(),
+            (settings, self.flusher.clone()),
         )
+    }
+
+    /// Whether the batching flusher thread has been started.
+    pub fn batch_thread_started(&self) -> bool {
+        self.flusher.started()
     }
 
     /// The plugins this host found.

@@ -11,6 +11,8 @@
 extern crate hepinfer_cxx;
 
 pub mod abi;
+pub mod abi_async;
+pub mod batch;
 pub mod bench;
 pub mod cabi;
 pub mod conditions;

@@ -14,9 +14,10 @@ mod plugin;
 mod tensor;
 
 pub use plugin::{
-    __create, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO,
-    LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox,
-    PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, PLUGIN_ABI_VERSION,
+    __create, __create_staged, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices,
+    HostServices_TO, LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance,
+    PluginInstanceBox, PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, Prepared,
+    StagedInstance, StagedInstanceBox, StagedInstance_TO, PLUGIN_ABI_VERSION,
 };
 pub use tensor::{DType, Dim, EventKey, Tensor, TensorBuf, TensorData, TensorSpec, TensorView};
 
@@ -39,6 +40,7 @@ macro_rules! export_plugin {
                 abi_version: $crate::PLUGIN_ABI_VERSION,
                 info: $crate::__info::<$plugin>,
                 create: $crate::__create::<$plugin>,
+                create_staged: $crate::__create_staged::<$plugin>,
             }
             .leak_into_prefix()
         }

@@ -13,7 +13,7 @@
 
 use hepinfer_plugin_api::{
     export_plugin, Call, DType, Dim, ModelSpec, Plugin, PluginError, PluginInfo, PluginLogger,
-    Tensor, TensorBuf, TensorSpec, TensorView,
+    Prepared, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
 
@@ -320,39 +320,73 @@ impl Plugin for BTagRnn {
     }
 
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
+        // The three stages of a batched call, run in one piece: identical by construction.
+        let prepared = self.prepare(call)?;
+        let outputs = if prepared.inputs.is_empty() {
+            Vec::new()
+        } else {
+            let views: Vec<TensorView<'_>> = prepared.inputs.iter().map(Tensor::view).collect();
+            call.run_model("rnn", &views)?
+        };
+        self.finish(call, prepared.carry.into_vec(), outputs)
+    }
+
+    fn batched_model(&self) -> Option<&str> {
+        // One row per jet, every jet padded to MAX_TRACKS: calls of any events merge.
+        Some("rnn")
+    }
+
+    fn prepare(&self, call: &Call<'_>) -> Result<Prepared, PluginError> {
         let jets = call.f32("jets")?;
         let tracks = call.f32("tracks")?;
         let offsets = call.offsets("tracks")?;
         let inputs = preprocess(jets, tracks, offsets)?;
-        let n = inputs.n_tracks.len();
-        let probs: Vec<f32> = if n == 0 {
+        let n = inputs.n_tracks.len() as i64;
+        let n_tracks = Tensor::new("n_tracks", vec![n], TensorBuf::I64(inputs.n_tracks.into()));
+        Ok(Prepared {
             // No jets: a valid event with nothing to tag; the model is not run.
+            inputs: if n == 0 {
+                Default::default()
+            } else {
+                vec![
+                    Tensor::f32(
+                        "tracks",
+                        vec![n, MAX_TRACKS as i64, N_FEATURES as i64],
+                        inputs.tracks,
+                    ),
+                    n_tracks.clone(),
+                ]
+                .into()
+            },
+            carry: vec![n_tracks].into(),
+        })
+    }
+
+    fn finish(
+        &self,
+        call: &mut Call<'_>,
+        carry: Vec<Tensor>,
+        model_outputs: Vec<Tensor>,
+    ) -> Result<(), PluginError> {
+        let model_error = |m: String| PluginError::new(hepinfer_plugin_api::ErrorKind::Model, m);
+        let n_tracks = carry
+            .into_iter()
+            .next()
+            .ok_or_else(|| model_error("btag-rnn: finish without its carry".into()))?;
+        let n = n_tracks.data.len();
+        let probs: Vec<f32> = if n == 0 {
             Vec::new()
         } else {
-            let tshape = [n as i64, MAX_TRACKS as i64, N_FEATURES as i64];
-            let nshape = [n as i64];
-            let out = call.run_model(
-                "rnn",
-                &[
-                    TensorView::f32("tracks", &tshape, &inputs.tracks),
-                    TensorView::i64("n_tracks", &nshape, &inputs.n_tracks),
-                ],
-            )?;
-            let p = out.first().and_then(Tensor::as_f32).ok_or_else(|| {
-                PluginError::new(
-                    hepinfer_plugin_api::ErrorKind::Model,
-                    "btag-rnn: the model returned no f32 output",
-                )
-            })?;
+            let p = model_outputs
+                .first()
+                .and_then(Tensor::as_f32)
+                .ok_or_else(|| model_error("btag-rnn: the model returned no f32 output".into()))?;
             if p.len() != 3 * n {
-                return Err(PluginError::new(
-                    hepinfer_plugin_api::ErrorKind::Model,
-                    format!(
-                        "btag-rnn: the model returned {} values for {n} jets, expected {}",
-                        p.len(),
-                        3 * n
-                    ),
-                ));
+                return Err(model_error(format!(
+                    "btag-rnn: the model returned {} values for {n} jets, expected {}",
+                    p.len(),
+                    3 * n
+                )));
             }
             p.to_vec()
         };
@@ -362,11 +396,7 @@ impl Plugin for BTagRnn {
             .collect();
         call.output(Tensor::f32("probabilities", vec![n as i64, 3], probs));
         call.output(Tensor::f32("discriminant", vec![n as i64], disc));
-        call.output(Tensor::new(
-            "n_tracks",
-            vec![n as i64],
-            TensorBuf::I64(inputs.n_tracks.into()),
-        ));
+        call.output(n_tracks);
         Ok(())
     }
 }
