@@ -256,6 +256,12 @@ impl Results {
     }
 }
 
+fn view<'a>((c, o): &'a (Vec<f32>, Vec<i64>), shape: &'a [i64; 2]) -> [TensorView<'a>; 1] {
+    let mut v = TensorView::f32("constituents", shape, c);
+    v.offsets = o.as_slice().into();
+    [v]
+}
+
 fn submit(inst: &Instance, e: &Event, results: &Arc<Results>) -> Result<()> {
     let shapes = e.views();
     inst.submit(e.key, &inputs(e, &shapes), results.completion(e.key.event))
@@ -456,4 +462,73 @@ fn batching_off_or_sync_only_starts_no_thread_and_unstaged_plugins_complete_inli
     let shapes = e.views();
     btag.process(e.key, &inputs(e, &shapes)).unwrap();
     assert!(!host.batch_thread_started());
+}
+
+#[test]
+fn jet_cnn_images_batched_from_many_threads_are_bit_identical() {
+    let plugins = common::plugin_dir(&["jet_cnn"]);
+    let model = common::repo().join("plugins/jet-cnn/model/model.onnx");
+    let cfg = format!(
+        r#"{{"plugin_dirs": [{:?}], "models": {{"JetCnnRcd": {:?}}}, "log_level": "warn", "batching": {{"max_items": 16, "max_delay_us": 300}}}}"#,
+        plugins.path().display().to_string(),
+        model.display().to_string()
+    );
+    let host = Host::new(&cfg, None, std::ptr::null_mut()).unwrap();
+    let inst = host.instance("jet-cnn", "{}").unwrap();
+    // Events of 1–3 jets: (η, φ, pT) per constituent, offsets per jet.
+    let mut gen = toydet::jetimage::JetImageGenerator::new(5);
+    let evs: Vec<(Vec<f32>, Vec<i64>)> = (0..600)
+        .map(|i| {
+            let mut c = Vec::new();
+            let mut offsets = vec![0i64];
+            for _ in 0..1 + i % 3 {
+                for k in gen.next_jet().constituents {
+                    c.extend([k.eta, k.phi, k.pt]);
+                }
+                offsets.push((c.len() / 3) as i64);
+            }
+            (c, offsets)
+        })
+        .collect();
+    let key = |i: usize| EventKey {
+        run: 1,
+        lumi: 1,
+        event: i as u64,
+    };
+    let want: Vec<Vec<u64>> = evs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let shape = [(e.0.len() / 3) as i64, 3];
+            let o = inst.process(key(i), &view(e, &shape)).unwrap();
+            bits(&o.tensors[0])
+        })
+        .collect();
+    let results = Arc::new(Results::default());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (inst, results, evs) = (&inst, &results, &evs);
+            std::thread::Builder::new()
+                .name(format!("sub{t}"))
+                .spawn_scoped(s, move || {
+                    for (i, e) in evs.iter().enumerate().skip(t).step_by(4) {
+                        let shape = [(e.0.len() / 3) as i64, 3];
+                        inst.submit(key(i), &view(e, &shape), results.completion(i as u64))
+                            .unwrap();
+                    }
+                })
+                .unwrap();
+        }
+    });
+    let got = results.wait_for(evs.len());
+    for (i, w) in want.iter().enumerate() {
+        let o = got[&(i as u64)].as_ref().unwrap();
+        assert_eq!(
+            bits(&o.tensors[0]),
+            *w,
+            "event {i}: p_w differs when batched"
+        );
+    }
+    let c = inst.batching().1.unwrap();
+    assert!(c.items as f64 / c.model_calls as f64 > 2.0, "{c:?}");
 }
