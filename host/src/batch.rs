@@ -639,8 +639,14 @@ mod tests {
         let a = Tensor::f32("x", vec![2, 3], vec![0.0; 6]);
         let b = Tensor::f32("x", vec![5, 3], vec![0.0; 15]);
         let c = Tensor::f32("x", vec![2, 4], vec![0.0; 8]);
-        assert_eq!(classify(&[a.clone()]).unwrap().1, classify(&[b]).unwrap().1);
-        assert_ne!(classify(&[a.clone()]).unwrap().1, classify(&[c]).unwrap().1);
+        assert_eq!(
+            classify(std::slice::from_ref(&a)).unwrap().1,
+            classify(&[b]).unwrap().1
+        );
+        assert_ne!(
+            classify(std::slice::from_ref(&a)).unwrap().1,
+            classify(&[c]).unwrap().1
+        );
         let jagged = Tensor::jagged(
             "x",
             vec![2, 3],

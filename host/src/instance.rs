@@ -401,16 +401,7 @@ impl Instance {
 
     /// Validation and the plugin's prepare stage on the caller's thread; the batched model's
     /// inputs are checked against the model here, so a bad event never reaches a merged call.
-    fn prepare(
-        &self,
-        index: usize,
-        event: EventKey,
-        inputs: &[TensorView<'_>],
-    ) -> Result<(
-        hepinfer_plugin_api::Prepared,
-        Option<Arc<Current>>,
-        Vec<Arc<Provenance>>,
-    )> {
+    fn prepare(&self, index: usize, event: EventKey, inputs: &[TensorView<'_>]) -> Result<Staged> {
         validate::check(&self.plugin, &self.info.inputs, inputs)?;
         let PluginObject::Staged(plugin) = &self.inner else {
             return Err(Error::Internal("batching without stages".into()));
@@ -446,6 +437,14 @@ impl Instance {
         Ok((prepared, cur, provenance))
     }
 }
+
+/// A call after its prepare stage: the batched model's inputs and carry, the model that will
+/// run them (none when there are no inputs), the models prepare itself used.
+type Staged = (
+    hepinfer_plugin_api::Prepared,
+    Option<Arc<Current>>,
+    Vec<Arc<Provenance>>,
+);
 
 /// The last stage of a batched call, run where its batch completes.
 struct Finish {
