@@ -46,6 +46,34 @@ struct Args {
     /// Only these plugins (repeatable); default: all.
     #[arg(long = "only")]
     only: Vec<String>,
+    /// Call the plugins that opt in (btag-rnn, jet-cnn) asynchronously, so that the host merges
+    /// the model calls of many events (cross-event batching); prints the items per model call.
+    #[arg(long)]
+    batching: bool,
+    /// With --batching: asynchronous calls each worker thread keeps in flight.
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+}
+
+/// Asynchronous calls of one worker thread still in flight, and the wait for a free slot.
+#[derive(Default)]
+struct Window {
+    n: std::sync::Mutex<usize>,
+    cv: std::sync::Condvar,
+}
+
+impl Window {
+    fn acquire(&self, max: usize) {
+        let mut n = self.n.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= max {
+            n = self.cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+    }
+    fn release(&self) {
+        *self.n.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.cv.notify_all();
+    }
 }
 
 fn source_tree() -> PathBuf {
@@ -112,12 +140,16 @@ fn run(args: Args) -> Result<(), String> {
             .join(", ")
     );
     let (events, per_run) = (args.events, args.events_per_run.max(1));
+    let (batching, in_flight) = (args.batching, args.in_flight.max(1));
     let workers: Vec<_> = (0..args.threads.max(1))
         .map(|_| {
             let (shared, next, failures) = (shared.clone(), next.clone(), failures.clone());
+            let window = Arc::new(Window::default());
             std::thread::spawn(move || loop {
                 let ev = next.fetch_add(1, Ordering::Relaxed);
                 if ev >= events {
+                    // Wait for this thread's asynchronous calls before leaving.
+                    window.acquire(1);
                     break;
                 }
                 let key = hepinfer_event_key {
@@ -127,7 +159,33 @@ fn run(args: Args) -> Result<(), String> {
                 };
                 // Like a framework's path: every algorithm runs on every event.
                 for (w, inst) in shared.0.iter().zip(&shared.1) {
-                    if let Err(e) = w.process(inst, key, ev) {
+                    let result = if batching {
+                        window.acquire(in_flight);
+                        let (win, fails, plugin) = (window.clone(), failures.clone(), w.plugin());
+                        let done = Box::new(move |r: Result<(), hepinfer::cabi::CError>| {
+                            if let Err(e) = r {
+                                if fails.fetch_add(1, Ordering::Relaxed) < 5 {
+                                    eprintln!("\n{plugin} event {ev}: {e}");
+                                }
+                            }
+                            win.release();
+                        });
+                        match w.submit(inst, key, ev, done) {
+                            Some(r) => {
+                                if r.is_err() {
+                                    window.release(); // refused: no callback
+                                }
+                                r
+                            }
+                            None => {
+                                window.release();
+                                w.process(inst, key, ev)
+                            }
+                        }
+                    } else {
+                        w.process(inst, key, ev)
+                    };
+                    if let Err(e) = result {
                         if failures.fetch_add(1, Ordering::Relaxed) < 5 {
                             eprintln!("\n{} event {ev}: {e}", w.plugin());
                         }
@@ -170,6 +228,22 @@ fn run(args: Args) -> Result<(), String> {
         events as f64 / wall,
         args.threads
     );
+    if batching {
+        for (w, inst) in shared.0.iter().zip(&shared.1) {
+            let b = inst.batching().map_err(|e| e.to_string())?;
+            if b["batched"] == true {
+                println!(
+                    "{}: cross-event batching, {:.1} items per model call ({} items in {} calls, max {}, max delay {} µs)",
+                    w.plugin(),
+                    b["items_per_call"].as_f64().unwrap_or(0.0),
+                    b["items"],
+                    b["model_calls"],
+                    b["max_items"],
+                    b["max_delay_us"]
+                );
+            }
+        }
+    }
     match failures.load(Ordering::Relaxed) {
         0 => Ok(()),
         n => Err(format!("{n} calls failed")),
