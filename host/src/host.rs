@@ -118,8 +118,8 @@ impl Host {
         let services = HostServices_TO::from_value(Services(self.logger.clone()), TD_Opaque);
         let services: HostServices_TO<'static, RBox<()>> = services;
         let settings = self.config.batching.merged(&cfg.batching).settings()?;
-        // Plugins built before plugin ABI 1.1 have no `create_staged`: they run unbatched.
-        let inner = match p.module.create_staged() {
+        // Plugins built before plugin ABI 1.1 have no staged module: they run unbatched.
+        let inner = match p.staged.map(|m| m.create_staged()) {
             Some(create) => create(RStr::from_str(&cfg.plugin_json), services)
                 .into_result()
                 .map(|i| PluginObject::Staged(Arc::new(i))),

@@ -532,3 +532,29 @@ fn jet_cnn_images_batched_from_many_threads_are_bit_identical() {
     let c = inst.batching().1.unwrap();
     assert!(c.items as f64 / c.model_calls as f64 > 2.0, "{c:?}");
 }
+
+#[test]
+fn plugins_built_before_staged_calls_load_and_run_unbatched() {
+    let plugins = common::plugin_dir(&["hepinfer_test_legacy", "btag_rnn"]);
+    let cfg = format!(
+        r#"{{"plugin_dirs": [{:?}], "log_level": "warn"}}"#,
+        plugins.path().display().to_string()
+    );
+    let host = Host::new(&cfg, None, std::ptr::null_mut()).unwrap();
+    let legacy = host.instance("legacy", "{}").unwrap();
+    assert!(legacy.batching().1.is_none(), "a 1.0 plugin cannot batch");
+    let x = [1.0f32, 2.5];
+    let results = Arc::new(Results::default());
+    legacy
+        .submit(
+            EventKey::default(),
+            &[TensorView::f32("x", &[2], &x)],
+            results.completion(7),
+        )
+        .unwrap();
+    // Unbatched: completed inside submit.
+    let done = results.done.lock().unwrap();
+    let out = done[&7].as_ref().unwrap();
+    assert_eq!(out.tensors[0].as_f32().unwrap(), [2.0, 5.0]);
+    assert!(!host.batch_thread_started());
+}

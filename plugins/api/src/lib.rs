@@ -17,7 +17,8 @@ pub use plugin::{
     __create, __create_staged, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices,
     HostServices_TO, LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance,
     PluginInstanceBox, PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, Prepared,
-    StagedInstance, StagedInstanceBox, StagedInstance_TO, PLUGIN_ABI_VERSION,
+    StagedExport, StagedInstance, StagedInstanceBox, StagedInstance_TO, StagedMod, StagedModRef,
+    PLUGIN_ABI_VERSION, STAGED_SYMBOL,
 };
 pub use tensor::{DType, Dim, EventKey, Tensor, TensorBuf, TensorData, TensorSpec, TensorView};
 
@@ -40,9 +41,21 @@ macro_rules! export_plugin {
                 abi_version: $crate::PLUGIN_ABI_VERSION,
                 info: $crate::__info::<$plugin>,
                 create: $crate::__create::<$plugin>,
-                create_staged: $crate::__create_staged::<$plugin>,
             }
             .leak_into_prefix()
+        }
+
+        /// The staged-call module of this plugin (plugin ABI 1.1; see `StagedMod`).
+        #[no_mangle]
+        pub extern "C" fn hepinfer_plugin_staged_v1() -> $crate::StagedExport {
+            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
+            $crate::StagedExport {
+                layout: <$crate::StagedModRef as $crate::abi_stable::StableAbi>::LAYOUT,
+                module: $crate::StagedMod {
+                    create_staged: $crate::__create_staged::<$plugin>,
+                }
+                .leak_into_prefix(),
+            }
         }
     };
 }

@@ -178,7 +178,7 @@ pub struct Prepared {
 
 /// A configured plugin instance that can also run a call as three stages, prepare → model →
 /// finish, so that the host may merge the model stage of many events into one model call.
-/// Created through [`PluginMod::create_staged`] (plugin ABI 1.1).
+/// Created through [`StagedMod::create_staged`] (plugin ABI 1.1).
 #[sabi_trait]
 pub trait StagedInstance: Send + Sync {
     /// Processes one call in one piece, exactly as [`PluginInstance::process`].
@@ -228,15 +228,39 @@ pub struct PluginMod {
         config: RStr<'_>,
         host: HostServices_TO<'static, RBox<()>>,
     ) -> RResult<PluginInstanceBox, PluginError>,
-    /// Plugin ABI 1.1: creates an instance that can also run a call as stages (cross-event
-    /// batching). Absent in plugins built before it: the host then uses [`PluginMod::create`]
-    /// and runs every call in one piece.
-    #[sabi(missing_field(option))]
+}
+
+/// The optional second module of a plugin (plugin ABI 1.1): creation of instances that can run
+/// a call as stages (cross-event batching). Exported by [`crate::export_plugin!`] through the
+/// symbol [`STAGED_SYMBOL`], beside the root module, whose layout stays that of plugin ABI 1.0:
+/// abi_stable refuses a library whose root module has fewer fields than the host's, so a field
+/// added there would make the host refuse every plugin built before it. A plugin without the
+/// symbol runs every call in one piece.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = StagedModRef)))]
+#[sabi(missing_field(panic))]
+pub struct StagedMod {
+    /// Creates an instance from a JSON configuration, as [`PluginMod::create`].
+    #[sabi(last_prefix_field)]
     pub create_staged: extern "C" fn(
         config: RStr<'_>,
         host: HostServices_TO<'static, RBox<()>>,
     ) -> RResult<StagedInstanceBox, PluginError>,
 }
+
+/// What the [`STAGED_SYMBOL`] function returns: the module and the layout of its type as the
+/// plugin was built, which the host checks against its own before using the module.
+#[repr(C)]
+pub struct StagedExport {
+    /// Layout of [`StagedModRef`] in the plugin.
+    pub layout: &'static abi_stable::type_layout::TypeLayout,
+    /// The module.
+    pub module: StagedModRef,
+}
+
+/// Name of the `extern "C" fn() -> StagedExport` a plugin of ABI 1.1 exports.
+pub const STAGED_SYMBOL: &[u8] = b"hepinfer_plugin_staged_v1\0";
 
 impl RootModule for PluginModRef {
     declare_root_module_statics! {PluginModRef}
@@ -520,7 +544,7 @@ impl<P: Plugin> StagedInstance for Instance<P> {
     }
 }
 
-/// Implementation of [`PluginMod::create_staged`] for `P` (used by [`crate::export_plugin!`]).
+/// Implementation of [`StagedMod::create_staged`] for `P` (used by [`crate::export_plugin!`]).
 #[doc(hidden)]
 pub extern "C" fn __create_staged<P: Plugin>(
     config: RStr<'_>,
