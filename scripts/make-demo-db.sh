@@ -37,6 +37,18 @@ c gt map HEPINFER_DEMO_V1 JetCnnRcd "" JetCnn_v1_offline
 c gt map HEPINFER_DEMO_V1 TrackGnnRcd "" TrackGnn_v1_offline
 c gt map HEPINFER_DEMO_V1 CaloGanRcd "" CaloGan_v1_offline
 c gt lock HEPINFER_DEMO_V1
+# A candidate global tag, as a physicist proposing a new model would make it: HEPINFER_DEMO_V1
+# with only seq-classifier changed, its retrained model (v2) valid from run 1. Comparing it with
+# HEPINFER_DEMO_V1 (`hepinfer-demo --compare`) shows seq-classifier changed in runs 1-2 only and
+# every other plugin identical.
+c upload "$root/plugins/seq-classifier/model/model_v2.onnx" --tag SeqClassifier_v2_offline --since 1 \
+  --create --sync offline --description "seq-classifier LSTM retrained (seed 7), all runs"
+c gt create HEPINFER_DEMO_V2 --description "candidate: HEPINFER_DEMO_V1 with seq-classifier v2 for all runs" --release 0.1
+for rec in SeqClassifierRcd:SeqClassifier_v2_offline BTagRnnRcd:BTagRnn_v1_offline JetCnnRcd:JetCnn_v1_offline \
+  TrackGnnRcd:TrackGnn_v1_offline CaloGanRcd:CaloGan_v1_offline; do
+  c gt map HEPINFER_DEMO_V2 "${rec%%:*}" "" "${rec#*:}"
+done
+c gt lock HEPINFER_DEMO_V2
 # Second global tag: the same records served as TorchScript (issue #7), each model's `.pt`
 # export in a tag of its own; seq-classifier ships ONNX only and keeps its ONNX tag. A job picks
 # the backend by picking the global tag; plugins do not know which runtime serves them.
@@ -59,4 +71,4 @@ torch_tag TrackGnnRcd "$root/plugins/track-gnn/model/track_gnn.pt" TrackGnn_v1_t
 torch_tag CaloGanRcd "$root/plugins/calo-gan/model/calo_gan.pt" CaloGan_v1_torchscript \
   "calo-gan generator, TorchScript export of the weights in CaloGan_v1_offline"
 c gt lock HEPINFER_DEMO_TORCH_V1
-echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_TORCH_V1)"
+echo "make-demo-db: $db (global tags HEPINFER_DEMO_V1, HEPINFER_DEMO_V2, HEPINFER_DEMO_TORCH_V1)"

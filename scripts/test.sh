@@ -49,7 +49,9 @@ torch_env="$(bash scripts/setup-torch.sh)"
 eval "$torch_env"
 
 step "clippy and tests with the torch feature (TorchScript backend)"
-cargo clippy -p hepinfer --features torch --all-targets --quiet -- -D warnings
+cargo clippy -p hepinfer -p hepinfer-demo --features torch --all-targets --quiet -- -D warnings
 cargo test -p hepinfer --features torch --no-fail-fast 2>&1 | tee target/test-output-torch.txt
+# The demo's ONNX vs TorchScript global-tag comparison (reports the measured parity).
+cargo test -p hepinfer-demo --features torch --test compare_torch --no-fail-fast 2>&1 | tee -a target/test-output-torch.txt
 grep -q "test result: ok" target/test-output-torch.txt
 ! grep -q "test result: FAILED" target/test-output-torch.txt

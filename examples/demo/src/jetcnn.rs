@@ -1,7 +1,8 @@
 //! The jet-cnn plugin on toy boosted jets: AUC(W vs QCD) of p(W) on this run.
 
 use crate::btag::event_seed;
-use crate::workload::{auc, Done, Workload};
+use crate::figure::{rejection_at, roc, Figure, Panel, Series};
+use crate::workload::{auc, auc_error, Done, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::{hepinfer_event_key, hepinfer_tensor};
 use hepinfer::cabi::{f32_input, CError, CInstance};
 use std::sync::{Arc, Mutex};
@@ -30,8 +31,8 @@ fn event_inputs(event: u64) -> (Vec<f32>, Vec<i64>, Vec<bool>) {
 /// Records p(W) of W and QCD jets.
 fn record(scores: &Mutex<(Vec<f32>, Vec<f32>)>, p: &[f32], is_w: &[bool]) {
     let mut s = scores.lock().unwrap_or_else(|e| e.into_inner());
-    for (pv, w) in p.iter().zip(is_w) {
-        if *w {
+    for (pv, &w) in p.iter().zip(is_w) {
+        if w {
             s.0.push(*pv)
         } else {
             s.1.push(*pv)
@@ -53,7 +54,20 @@ impl Workload for JetCnn {
         "jet-cnn"
     }
 
-    fn process(&self, inst: &CInstance, key: hepinfer_event_key, event: u64) -> Result<(), CError> {
+    fn records(&self) -> &'static [&'static str] {
+        &["JetCnnRcd"]
+    }
+
+    fn compared(&self) -> &'static str {
+        "p_w"
+    }
+
+    fn process(
+        &self,
+        inst: &CInstance,
+        key: hepinfer_event_key,
+        event: u64,
+    ) -> Result<EventOutput, CError> {
         let (c, offsets, is_w) = event_inputs(event);
         let shape = [(c.len() / 3) as i64, 3];
         let input = [hepinfer_tensor {
@@ -61,9 +75,10 @@ impl Workload for JetCnn {
             n_offsets: offsets.len(),
             ..f32_input(c"constituents", &shape, &c)
         }];
-        let p = inst.process(key, &input)?.f32("p_w")?;
+        let out = inst.process(key, &input)?;
+        let p = out.f32("p_w")?;
         record(&self.scores, &p, &is_w);
-        Ok(())
+        Ok(EventOutput::new(p, &out))
     }
 
     fn submit(
@@ -85,21 +100,43 @@ impl Workload for JetCnn {
             key,
             &input,
             Box::new(move |out| {
-                done(
-                    out.and_then(|o| o.f32("p_w"))
-                        .map(|p| record(&scores, &p, &is_w)),
-                )
+                done(out.and_then(|o| {
+                    let p = o.f32("p_w")?;
+                    record(&scores, &p, &is_w);
+                    Ok(EventOutput::new(p, &o))
+                }))
             }),
         ))
     }
 
-    fn quality(&self) -> String {
+    fn results(&self) -> Results {
         let s = self.scores.lock().unwrap_or_else(|e| e.into_inner());
-        format!(
-            "AUC(W vs QCD) {:.4} on {} W + {} QCD jets (model card 0.9888)",
-            auc(&s.0, &s.1),
-            s.0.len(),
-            s.1.len()
+        let a = auc(&s.0, &s.1);
+        let (e, r) = roc(&s.0, &s.1, 200);
+        let panel = Panel::new(
+            "W-tagging ROC (jet-cnn)",
+            "W-jet efficiency",
+            "QCD-jet rejection 1/ε",
         )
+        .log_y()
+        .with(Series::line(format!("QCD jets (AUC {a:.4})"), e, r, 0));
+        Results {
+            quality: format!(
+                "AUC(W vs QCD) {a:.4} on {} W + {} QCD jets (model card 0.9888)",
+                s.0.len(),
+                s.1.len()
+            ),
+            merits: vec![
+                Merit::new("AUC(W vs QCD)", a, auc_error(a, s.0.len(), s.1.len())),
+                Merit::new(
+                    "QCD rejection at 50 % W eff.",
+                    rejection_at(&s.0, &s.1, 0.5),
+                    f64::NAN,
+                ),
+            ],
+            figures: vec![Figure::single("jet-cnn", "roc", panel)],
+            tables: Vec::new(),
+            extra: serde_json::Value::Null,
+        }
     }
 }

@@ -1,19 +1,27 @@
 //! The seq-classifier reference plugin on its golden held-out sequences.
 
-use crate::workload::Workload;
+use crate::figure::{efficiency, roc, Figure, Panel, Series};
+use crate::workload::{auc, auc_error, EventOutput, Merit, Results, Workload};
 use hepinfer::abi::hepinfer_event_key;
 use hepinfer::cabi::{f32_input, CError, CInstance};
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// What was seen: per sequence its probabilities and true class; per run (correct, seen).
+#[derive(Default)]
+struct Seen {
+    rows: Vec<([f32; 3], i64)>,
+    per_run: BTreeMap<u32, (usize, usize)>,
+}
 
 /// Classifies 1–8 sequences per event, taken from the model's held-out sample.
 pub struct Seq {
     x: Vec<f32>,
     y: Vec<i64>,
     name: CString,
-    correct: AtomicU64,
-    seen: AtomicU64,
+    seen: Mutex<Seen>,
 }
 
 impl Seq {
@@ -35,8 +43,7 @@ impl Seq {
             x,
             y,
             name: c"sequences".into(),
-            correct: AtomicU64::new(0),
-            seen: AtomicU64::new(0),
+            seen: Mutex::new(Seen::default()),
         })
     }
 }
@@ -46,7 +53,20 @@ impl Workload for Seq {
         "seq-classifier"
     }
 
-    fn process(&self, inst: &CInstance, key: hepinfer_event_key, event: u64) -> Result<(), CError> {
+    fn records(&self) -> &'static [&'static str] {
+        &["SeqClassifierRcd"]
+    }
+
+    fn compared(&self) -> &'static str {
+        "probabilities"
+    }
+
+    fn process(
+        &self,
+        inst: &CInstance,
+        key: hepinfer_event_key,
+        event: u64,
+    ) -> Result<EventOutput, CError> {
         let k = 1 + (event % 8) as usize;
         let first = (event as usize * 13) % (self.y.len() - k);
         let shape = [k as i64, 15, 8];
@@ -55,22 +75,69 @@ impl Workload for Seq {
             &shape,
             &self.x[first * 120..(first + k) * 120],
         )];
-        let p = inst.process(key, &input)?.f32("probabilities")?;
-        for (j, row) in p.chunks(3).enumerate() {
+        let out = inst.process(key, &input)?;
+        let p = out.f32("probabilities")?;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for (j, row) in p.chunks_exact(3).enumerate() {
             let best = (0..3).fold(0, |b, i| if row[i] > row[b] { i } else { b });
-            if best as i64 == self.y[first + j] {
-                self.correct.fetch_add(1, Ordering::Relaxed);
-            }
-            self.seen.fetch_add(1, Ordering::Relaxed);
+            let label = self.y[first + j];
+            let r = seen.per_run.entry(key.run).or_default();
+            r.0 += usize::from(best as i64 == label);
+            r.1 += 1;
+            seen.rows.push(([row[0], row[1], row[2]], label));
         }
-        Ok(())
+        drop(seen);
+        Ok(EventOutput::new(p, &out))
     }
 
-    fn quality(&self) -> String {
-        let seen = self.seen.load(Ordering::Relaxed);
-        format!(
-            "accuracy {:.4} on {seen} sequences (held-out, 3 classes)",
-            self.correct.load(Ordering::Relaxed) as f64 / seen.max(1) as f64
+    fn results(&self) -> Results {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (correct, total) = seen
+            .per_run
+            .values()
+            .fold((0, 0), |(c, n), r| (c + r.0, n + r.1));
+        let (acc, acc_err) = efficiency(correct, total);
+        let mut roc_panel = Panel::new(
+            "seq-classifier: one class vs the others",
+            "class efficiency",
+            "rejection of the other classes 1/ε",
         )
+        .log_y();
+        let mut merits = vec![Merit::new("accuracy", acc, acc_err)];
+        for k in 0..3 {
+            let (sig, bkg): (Vec<&([f32; 3], i64)>, Vec<_>) =
+                seen.rows.iter().partition(|r| r.1 == k as i64);
+            let s: Vec<f32> = sig.iter().map(|r| r.0[k]).collect();
+            let b: Vec<f32> = bkg.iter().map(|r| r.0[k]).collect();
+            let a = auc(&s, &b);
+            let (e, r) = roc(&s, &b, 100);
+            roc_panel = roc_panel.with(Series::line(format!("class {k} (AUC {a:.4})"), e, r, k));
+            merits.push(Merit::new(
+                &format!("AUC(class {k} vs rest)"),
+                a,
+                auc_error(a, s.len(), b.len()),
+            ));
+        }
+        let (mut runs, mut accs, mut errs) = (Vec::new(), Vec::new(), Vec::new());
+        for (&run, &(c, n)) in &seen.per_run {
+            let (a, e) = efficiency(c, n);
+            runs.push(f64::from(run));
+            accs.push(a);
+            errs.push(e);
+        }
+        let run_panel = Panel::new("seq-classifier accuracy per run", "run", "accuracy")
+            .legend_lower()
+            .bounded(0.0, 1.0)
+            .with(Series::markers("held-out sequences", runs, accs, errs, 0));
+        Results {
+            quality: format!("accuracy {acc:.4} on {total} sequences (held-out, 3 classes)"),
+            merits,
+            figures: vec![
+                Figure::single("seq-classifier", "roc", roc_panel),
+                Figure::single("seq-classifier", "accuracy_per_run", run_panel),
+            ],
+            tables: Vec::new(),
+            extra: serde_json::Value::Null,
+        }
     }
 }
