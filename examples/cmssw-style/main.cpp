@@ -6,10 +6,17 @@
 //   cmssw_style --model MODEL.onnx [--plugins DIR] [--events N] [--threads T] [--runs R]
 //
 // N events are split over R runs. The job runs with T streams on T threads and again with one
-// stream, and fails unless every run's result is bit-identical.
+// stream, and fails unless every run's result is bit-identical. It then runs a third time with
+// an ExternalWork-style module (edm::stream::EDProducer<ExternalWork>: acquire() submits the call
+// through hepinfer's asynchronous API and returns, freeing the thread; the completion callback
+// hands the event back to the scheduler, which runs produce()), which must agree too.
+#include <hepinfer/async.hpp>
 #include <hepinfer/hepinfer.hpp>
 #include <synthetic_events.hpp>
 
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -146,6 +153,120 @@ std::vector<RunSummary> process(const ParameterSet& pset, int n_streams, std::ui
   return result;
 }
 
+/// edm::WaitingTaskWithArenaHolder's role: when the external work is done (on whatever thread
+/// completed it), schedule the continuation in the framework's arena.
+struct WaitingTaskHolder {
+  oneapi::tbb::task_arena* arena;
+  std::function<void(std::exception_ptr)> then;
+  void doneWaiting(std::exception_ptr error) const {
+    auto next = then;
+    arena->enqueue([next, error] { next(error); });
+  }
+};
+
+/// The same tagger as an ExternalWork module: acquire() prepares the inputs in per-stream memory
+/// and submits; the inputs may be reused at once (hepinfer reads them before submit returns); the
+/// outputs come back to produce() through the callback.
+class SeqTagAcquirer {
+ public:
+  SeqTagAcquirer(const TaggerCache* cache, int stream) : cache_(cache), stream_(stream) {}
+  void beginRun(const Run& run) {
+    run_ = run.number;
+    summary_ = RunSummary{};
+  }
+  void acquire(const Event& e, WaitingTaskHolder holder) {
+    synthetic::fill(scratch_, e.run, e.number);
+    jets_ = static_cast<std::uint64_t>(scratch_.n_jets);
+    hepinfer::submit(cache_->tagger, {e.run, e.lumi, e.number},
+                     {hepinfer::Input("sequences", scratch_.sequences.data(),
+                                      {scratch_.n_jets, synthetic::kTracks, synthetic::kFeatures})},
+                     [this, holder](hepinfer::Outputs out, std::exception_ptr error) {
+                       result_ = std::move(out);  // one event in flight per stream
+                       holder.doneWaiting(error);
+                     });
+  }
+  void produce(const Event& e, std::exception_ptr error) {
+    if (e.run != run_) throw std::logic_error("event outside beginRun");
+    ++summary_.events;
+    summary_.jets += jets_;
+    try {
+      if (error) std::rethrow_exception(error);
+      const auto p = result_.find("probabilities").values<float>();
+      for (std::int64_t c : result_.find("class").values<std::int64_t>()) ++summary_.classes.at(static_cast<std::size_t>(c));
+      summary_.checksum += synthetic::hash_result(e.number, p.data(), p.size());
+    } catch (const hepinfer::Error& err) {
+      ++summary_.failures;
+      std::fprintf(stderr, "stream %d, event %llu: %s\n", stream_, static_cast<unsigned long long>(e.number),
+                   err.what());
+    }
+    result_ = hepinfer::Outputs(nullptr);
+  }
+  RunSummary endRun() const { return summary_; }
+
+ private:
+  const TaggerCache* cache_;
+  int stream_;
+  std::uint32_t run_ = 0;
+  std::uint64_t jets_ = 0;
+  RunSummary summary_;
+  synthetic::Event scratch_;
+  hepinfer::Outputs result_{nullptr};
+};
+
+/// The event loop for ExternalWork modules: each stream takes the next event of the run, calls
+/// acquire() and gives its thread back; produce() and the stream's next event run as the
+/// continuation. The run ends when every stream has run out of events.
+std::vector<RunSummary> process_external(const ParameterSet& pset, int n_streams, std::uint32_t runs,
+                                         std::uint64_t events) {
+  const std::unique_ptr<TaggerCache> cache = SeqTagProducer::initializeGlobalCache(pset);
+  std::vector<std::unique_ptr<SeqTagAcquirer>> streams;
+  for (int s = 0; s < n_streams; ++s) streams.push_back(std::make_unique<SeqTagAcquirer>(cache.get(), s));
+  oneapi::tbb::task_arena arena(n_streams);
+  std::vector<RunSummary> result;
+  const std::uint64_t per_run = events / runs;
+  for (std::uint32_t r = 1; r <= runs; ++r) {
+    const Run run{100000 + r};
+    for (auto& s : streams) s->beginRun(run);
+    std::atomic<std::uint64_t> next{0};
+    std::mutex m;
+    std::condition_variable cv;
+    int active = n_streams;
+    std::function<void(SeqTagAcquirer*)> next_event = [&](SeqTagAcquirer* s) {
+      const std::uint64_t i = next++;
+      if (i >= per_run) {
+        std::lock_guard<std::mutex> lock(m);
+        if (--active == 0) cv.notify_all();
+        return;
+      }
+      const Event e{run.number, static_cast<std::uint32_t>(1 + i / 100), r * 1000000ull + i};
+      try {
+        s->acquire(e, WaitingTaskHolder{&arena, [&, s, e](std::exception_ptr error) {
+                                          s->produce(e, error);
+                                          next_event(s);
+                                        }});
+      } catch (const hepinfer::Error&) {
+        // Refused at once (a bad event): produce() sees the exception, as in CMSSW.
+        s->produce(e, std::current_exception());
+        arena.enqueue([&, s] { next_event(s); });
+      }
+    };
+    for (auto& s : streams) {
+      SeqTagAcquirer* sp = s.get();
+      arena.enqueue([&, sp] { next_event(sp); });
+    }
+    {
+      std::unique_lock<std::mutex> lock(m);
+      cv.wait(lock, [&] { return active == 0; });
+    }
+    RunSummary merged;
+    for (const auto& s : streams) merged.add(s->endRun());
+    result.push_back(merged);
+  }
+  hepinfer::flush(cache->tagger);
+  std::printf("SeqTagAcquirer: batching %s\n", hepinfer::batching_json(cache->tagger).c_str());
+  return result;
+}
+
 }  // namespace edm
 
 int main(int argc, char** argv) {
@@ -183,6 +304,9 @@ int main(int argc, char** argv) {
     const auto st = edm::process(pset, 1, runs, events);
     ok = ok && st == mt;
     std::printf("cmssw-style: single-stream rerun %s\n", st == mt ? "identical" : "DIFFERS");
+    const auto ew = edm::process_external(pset, threads, runs, events);
+    ok = ok && ew == mt;
+    std::printf("cmssw-style: ExternalWork (asynchronous) run %s\n", ew == mt ? "identical" : "DIFFERS");
     return ok ? 0 : 1;
   } catch (const hepinfer::Error& e) {
     std::fprintf(stderr, "cmssw-style: %s: %s\n", hepinfer::status_name(e.status()), e.what());

@@ -33,8 +33,9 @@ use std::sync::Arc;
 pub const HEPINFER_ABI_VERSION_MAJOR: u32 = 2;
 
 /// Minor version of this C ABI. Minor versions only add (functions, enum values, status codes);
-/// a client built for 2.x works with every library 2.y where y >= x.
-pub const HEPINFER_ABI_VERSION_MINOR: u32 = 0;
+/// a client built for 2.x works with every library 2.y where y >= x. 2.1 added the asynchronous
+/// calls (`hepinfer_submit`, `hepinfer_instance_flush`, `hepinfer_instance_batching_json`).
+pub const HEPINFER_ABI_VERSION_MINOR: u32 = 1;
 
 /// `(HEPINFER_ABI_VERSION_MAJOR << 16) | HEPINFER_ABI_VERSION_MINOR`, as returned by
 /// `hepinfer_abi_version()`.
@@ -148,7 +149,7 @@ pub struct hepinfer_host {
 /// A configured plugin instance (opaque). Thread-safe: `hepinfer_process` may be called on it
 /// from any number of threads at once.
 pub struct hepinfer_instance {
-    inner: Instance,
+    pub(crate) inner: Instance,
     // NUL-terminated names of the declared outputs, shared by every call's outputs.
     output_names: Vec<Arc<CString>>,
 }
@@ -188,8 +189,6 @@ pub(crate) fn c_string(s: &str) -> CString {
 
 /// The compatibility rule of the ABI, one line of text when refused.
 pub(crate) fn abi_check(major: u32, minor: u32) -> Result<()> {
-    // The minor version is 0 today; the comparison matters from 2.1 on.
-    #[allow(clippy::absurd_extreme_comparisons)]
     if major == HEPINFER_ABI_VERSION_MAJOR && minor <= HEPINFER_ABI_VERSION_MINOR {
         return Ok(());
     }
@@ -259,6 +258,11 @@ impl hepinfer_instance {
                 .collect::<Result<smallvec::SmallVec<[TensorView<'_>; 8]>>>()?;
             self.inner.process_inner(key.into(), &views)
         })?;
+        Ok(self.outputs(out))
+    }
+
+    /// The C object of one call's outputs (names shared with the instance's declarations).
+    pub(crate) fn outputs(&self, out: CallOutputs) -> Box<hepinfer_outputs> {
         let names = out
             .tensors
             .iter()
@@ -270,11 +274,11 @@ impl hepinfer_instance {
                     .unwrap_or_else(|| Arc::new(c_string(&t.name)))
             })
             .collect();
-        Ok(Box::new(hepinfer_outputs {
+        Box::new(hepinfer_outputs {
             out,
             names,
             provenance: OnceCell::new(),
-        }))
+        })
     }
 
     /// A NULL-inputs call, refused and recorded as a failed call of this instance.
@@ -358,7 +362,10 @@ impl hepinfer_outputs {
 }
 
 /// Builds a checked view of one C input.
-unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorView<'a>> {
+pub(crate) unsafe fn input_view<'a>(
+    t: &'a hepinfer_tensor,
+    index: usize,
+) -> Result<TensorView<'a>> {
     if t.name.is_null() {
         return Err(Error::InvalidInput(format!(
             "inputs[{index}]: name is NULL"
@@ -448,7 +455,7 @@ unsafe fn input_view<'a>(t: &'a hepinfer_tensor, index: usize) -> Result<TensorV
 
 // ---- the C functions: argument checks, the panic barrier, the error out-parameter ----------
 
-fn make_error(e: &Error) -> *mut hepinfer_error {
+pub(crate) fn make_error(e: &Error) -> *mut hepinfer_error {
     Box::into_raw(Box::new(hepinfer_error {
         status: e.status(),
         message: c_string(&e.to_string()),
@@ -456,7 +463,7 @@ fn make_error(e: &Error) -> *mut hepinfer_error {
 }
 
 /// Runs `f` behind the panic barrier and reports its error through `out_error`.
-fn guard<F>(out_error: *mut *mut hepinfer_error, f: F) -> hepinfer_status
+pub(crate) fn guard<F>(out_error: *mut *mut hepinfer_error, f: F) -> hepinfer_status
 where
     F: FnOnce() -> Result<()>,
 {
@@ -484,7 +491,7 @@ fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch(|| Ok(f())).unwrap_or(fallback)
 }
 
-fn null_arg(what: &str) -> Error {
+pub(crate) fn null_arg(what: &str) -> Error {
     Error::InvalidArgument(format!("{what} is NULL"))
 }
 

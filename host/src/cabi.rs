@@ -113,6 +113,63 @@ impl CInstance {
         take(st, err).map(|()| COutputs(out))
     }
 
+    /// `hepinfer_submit`: `done` receives the outputs (or the error) exactly once, on the thread
+    /// that completes the call; an error returned here means `done` is never called.
+    pub fn submit(
+        &self,
+        key: hepinfer_event_key,
+        inputs: &[hepinfer_tensor],
+        done: Box<dyn FnOnce(Result<COutputs, CError>) + Send>,
+    ) -> Result<(), CError> {
+        type Done = Box<dyn FnOnce(Result<COutputs, CError>) + Send>;
+        unsafe extern "C" fn trampoline(
+            status: hepinfer_status,
+            out: *mut hepinfer_outputs,
+            err: *mut hepinfer_error,
+            user_data: *mut std::ffi::c_void,
+        ) {
+            // SAFETY: `user_data` is the `Box<Done>` leaked below, given back exactly once.
+            let done = unsafe { Box::from_raw(user_data.cast::<Done>()) };
+            let result = take(status, err).map(|()| COutputs(out));
+            // A panic must not unwind into the library.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || done(result)));
+        }
+        let user_data = Box::into_raw(Box::new(done));
+        let mut err = ptr::null_mut();
+        let st = unsafe {
+            hepinfer::abi_async::hepinfer_submit(
+                self.0,
+                key,
+                inputs.as_ptr(),
+                inputs.len(),
+                Some(trampoline),
+                user_data.cast(),
+                &mut err,
+            )
+        };
+        if st != hepinfer_status::HEPINFER_OK {
+            // Refused: the callback will not run, the closure is ours to drop.
+            drop(unsafe { Box::from_raw(user_data) });
+        }
+        take(st, err)
+    }
+
+    /// `hepinfer_instance_batching_json`, parsed.
+    pub fn batching(&self) -> Result<serde_json::Value, CError> {
+        let mut s = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe {
+            hepinfer::abi_async::hepinfer_instance_batching_json(self.0, &mut s, &mut err)
+        };
+        take(st, err)?;
+        let text = unsafe { CStr::from_ptr(s).to_string_lossy().into_owned() };
+        unsafe { hepinfer_string_free(s) };
+        serde_json::from_str(&text).map_err(|e| CError {
+            status: hepinfer_status::HEPINFER_INTERNAL,
+            message: e.to_string(),
+        })
+    }
+
     /// `hepinfer_instance_stats_json`, parsed.
     pub fn stats(&self) -> Result<serde_json::Value, CError> {
         let mut s = ptr::null_mut();

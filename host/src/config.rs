@@ -79,6 +79,9 @@ pub struct HostConfig {
     /// Memory budget of the model cache in bytes (payload sizes); models in use are never evicted.
     #[serde(default = "default_cache_budget")]
     pub model_cache_bytes: u64,
+    /// Cross-event batching of asynchronous calls, for every instance (`crate::batch`).
+    #[serde(default)]
+    pub batching: crate::batch::BatchingConfig,
 }
 
 /// The `conddb` key: one URL or a list of `http://` services (failover order).
@@ -239,6 +242,8 @@ pub struct InstanceConfig {
     pub model_labels: BTreeMap<String, String>,
     /// The configuration passed to the plugin (JSON text).
     pub plugin_json: String,
+    /// `"batching": {...}`: overrides of the host's batching settings for this instance.
+    pub batching: crate::batch::BatchingConfig,
 }
 
 impl InstanceConfig {
@@ -258,7 +263,13 @@ impl InstanceConfig {
             Some(v) => serde_json::from_value(v)
                 .map_err(|e| Error::InvalidConfig(format!("instance config: model_labels: {e}")))?,
         };
+        let batching = match obj.remove("batching") {
+            None => Default::default(),
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| Error::InvalidConfig(format!("instance config: batching: {e}")))?,
+        };
         Ok(InstanceConfig {
+            batching,
             model_labels,
             plugin_json: value.to_string(),
         })

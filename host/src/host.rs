@@ -3,7 +3,7 @@
 use crate::abi::hepinfer_log_callback;
 use crate::config::{HostConfig, InstanceConfig};
 use crate::error::{Error, Result};
-use crate::instance::Instance;
+use crate::instance::{Instance, PluginObject};
 use crate::loader::{self, PluginRegistry};
 use crate::logging::{parse_level, LogSink, Logger};
 use crate::models::{FileSource, ModelCache, ModelSource};
@@ -22,6 +22,14 @@ pub struct Host {
     source: Arc<dyn ModelSource>,
     cache: Arc<ModelCache>,
     ort: Arc<runtime::onnx::OrtEnv>,
+    // The batching flusher thread, started by the first queued asynchronous request.
+    flusher: Arc<crate::batch::Flusher>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.flusher.stop();
+    }
 }
 
 struct Services(Arc<Logger>);
@@ -119,6 +127,7 @@ impl Host {
             source,
             cache,
             ort,
+            flusher: crate::batch::Flusher::new(),
         })
     }
 
@@ -141,9 +150,17 @@ impl Host {
                 other => other,
             })?;
         }
-        let inner = (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
-            .into_result()
-            .map_err(|e| Error::from_plugin(plugin, e))?;
+        let settings = self.config.batching.merged(&cfg.batching).settings()?;
+        // Plugins built before plugin ABI 1.1 have no staged module: they run unbatched.
+        let inner = match p.staged.map(|m| m.create_staged()) {
+            Some(create) => create(RStr::from_str(&cfg.plugin_json), services)
+                .into_result()
+                .map(|i| PluginObject::Staged(Arc::new(i))),
+            None => (p.module.create())(RStr::from_str(&cfg.plugin_json), services)
+                .into_result()
+                .map(PluginObject::Plain),
+        }
+        .map_err(|e| Error::from_plugin(plugin, e))?;
         Instance::new(
             p.info.clone(),
             inner,
@@ -151,7 +168,13 @@ impl Host {
             self.source.clone(),
             self.cache.clone(),
             self.logger.clone(),
+            (settings, self.flusher.clone()),
         )
+    }
+
+    /// Whether the batching flusher thread has been started.
+    pub fn batch_thread_started(&self) -> bool {
+        self.flusher.started()
     }
 
     /// The plugins this host found.

@@ -1,5 +1,6 @@
 //! A configured plugin instance: validation, model lookup per event, the call into the plugin.
 
+use crate::batch::{BatchCounters, BatchSettings, Batcher, Flusher, Request};
 use crate::error::{Error, Result};
 use crate::logging::Logger;
 use crate::models::{LoadedModel, ModelCache, ModelSource, Resolution};
@@ -10,7 +11,7 @@ use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use arc_swap::ArcSwap;
 use hepinfer_plugin_api::{
     CallContext, CallContext_TO, EventKey, LogLevel, ModelSpec, PluginError, PluginInfo,
-    PluginInstanceBox, Tensor, TensorView,
+    PluginInstanceBox, StagedInstanceBox, Tensor, TensorView,
 };
 use parking_lot::Mutex;
 use smallvec::SmallVec;
@@ -123,26 +124,52 @@ pub struct CallOutputs {
     pub provenance: Vec<Arc<Provenance>>,
 }
 
+/// The plugin object of an instance: a plugin built before plugin ABI 1.1 offers only `process`.
+pub(crate) enum PluginObject {
+    /// `create` only: every call runs in one piece.
+    Plain(PluginInstanceBox),
+    /// `create_staged`: calls may also run as prepare → model → finish.
+    Staged(Arc<StagedInstanceBox>),
+}
+
+/// What a completed asynchronous call receives: its outputs or its error.
+pub type Completion = Box<dyn FnOnce(Result<CallOutputs>) + Send>;
+
 /// A plugin instance as the host holds it. `process` may be called from many threads at once.
 pub struct Instance {
     plugin: String,
     info: PluginInfo,
-    inner: PluginInstanceBox,
+    inner: PluginObject,
     slots: Vec<ModelSlot>,
     source: Arc<dyn ModelSource>,
     cache: Arc<ModelCache>,
     logger: Arc<Logger>,
-    stats: Stats,
+    stats: Arc<Stats>,
+    // (slot of the batched model, its batcher) when the plugin opts in and batching is on.
+    // Declared last but dropped explicitly first (see Drop): pending requests complete before
+    // the rest of the instance goes.
+    batching: Option<(usize, Batcher)>,
+    batch_settings: BatchSettings,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Shutdown with requests in flight: each is executed and completed, none is lost.
+        if let Some((_, b)) = self.batching.take() {
+            b.drain();
+        }
+    }
 }
 
 impl Instance {
     pub(crate) fn new(
         info: PluginInfo,
-        inner: PluginInstanceBox,
+        inner: PluginObject,
         labels: &std::collections::BTreeMap<String, String>,
         source: Arc<dyn ModelSource>,
         cache: Arc<ModelCache>,
         logger: Arc<Logger>,
+        batch: (BatchSettings, Arc<Flusher>),
     ) -> Result<Self> {
         for name in labels.keys() {
             if !info.models.iter().any(|m| m.name.as_str() == name) {
@@ -167,7 +194,34 @@ impl Instance {
                 resolving: Mutex::new(()),
             })
             .collect();
+        let (batch_settings, flusher) = batch;
+        let batching = match &inner {
+            PluginObject::Staged(p) if batch_settings.enabled => {
+                match p.batched_model().into_option() {
+                    None => None,
+                    Some(name) => {
+                        let index = info
+                            .models
+                            .iter()
+                            .position(|m| m.name.as_str() == name.as_str())
+                            .ok_or_else(|| {
+                                Error::Internal(format!(
+                                    "plugin '{}' batches model '{name}', which it does not declare",
+                                    info.name
+                                ))
+                            })?;
+                        Some((
+                            index,
+                            Batcher::new(batch_settings, flusher, logger.clone(), &info.name),
+                        ))
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Instance {
+            batching,
+            batch_settings,
             plugin: info.name.to_string(),
             info,
             inner,
@@ -175,7 +229,7 @@ impl Instance {
             source,
             cache,
             logger,
-            stats: Stats::default(),
+            stats: Arc::new(Stats::default()),
         })
     }
 
@@ -311,7 +365,10 @@ impl Instance {
             served: RefCell::new(SmallVec::new()),
         };
         let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
-        let out = self.inner.process(ctx_obj, RSlice::from_slice(inputs));
+        let out = match &self.inner {
+            PluginObject::Plain(p) => p.process(ctx_obj, RSlice::from_slice(inputs)),
+            PluginObject::Staged(p) => p.process(ctx_obj, RSlice::from_slice(inputs)),
+        };
         let tensors = match out {
             RResult::ROk(t) => t.into_vec(),
             RResult::RErr(e) => {
@@ -341,6 +398,202 @@ impl Instance {
             tensors,
             provenance,
         })
+    }
+}
+
+impl Instance {
+    /// The batching settings in force and, when this instance batches, what its batcher did.
+    pub fn batching(&self) -> (BatchSettings, Option<BatchCounters>) {
+        (
+            self.batch_settings,
+            self.batching.as_ref().map(|(_, b)| b.counters()),
+        )
+    }
+
+    /// Executes every queued request of this instance now, on this thread.
+    pub fn flush(&self) {
+        if let Some((_, b)) = &self.batching {
+            b.flush();
+        }
+    }
+
+    /// Submits one call asynchronously: `done` receives its outputs later, exactly once.
+    ///
+    /// Everything that reads `inputs` happens before this returns (validation and, for a plugin
+    /// that batches, its prepare stage, which copies what the model needs), so the caller may
+    /// free them on return. An error found before the call is queued is returned here and `done`
+    /// is dropped uncalled. Otherwise `done` runs on the thread that completes the call: this one
+    /// (unbatched plugins, batching off, or a batch this request filled), another caller's
+    /// thread whose request filled the batch, or the host's `hepinfer-batch` thread when the
+    /// batch's delay expired.
+    pub fn submit(
+        &self,
+        event: EventKey,
+        inputs: &[TensorView<'_>],
+        done: Completion,
+    ) -> Result<()> {
+        let Some((index, batcher)) = &self.batching else {
+            return self.process(event, inputs).map(|out| done(Ok(out)));
+        };
+        let start = Instant::now();
+        let queued = self.prepare(*index, event, inputs);
+        let (prepared, cur, mut provenance) = match queued {
+            Ok(q) => q,
+            Err(e) => {
+                self.stats.record(start.elapsed(), true);
+                return Err(e);
+            }
+        };
+        let PluginObject::Staged(plugin) = &self.inner else {
+            return Err(Error::Internal("batching without stages".into()));
+        };
+        if let Some(cur) = &cur {
+            if !provenance.iter().any(|p| Arc::ptr_eq(p, &cur.provenance)) {
+                provenance.push(cur.provenance.clone());
+            }
+        }
+        let finish = Finish {
+            plugin: plugin.clone(),
+            name: self.plugin.clone(),
+            logger: self.logger.clone(),
+            stats: self.stats.clone(),
+            event,
+            carry: prepared.carry.into_vec(),
+            provenance,
+            start,
+            done,
+        };
+        let Some(cur) = cur else {
+            // Nothing for the model (e.g. an event without jets): finish now.
+            finish.run(Ok(Vec::new()));
+            return Ok(());
+        };
+        let model_inputs = prepared.inputs.into_vec();
+        batcher.submit(
+            cur.model.clone(),
+            Request {
+                inputs: model_inputs,
+                done: Box::new(move |out| finish.run(out)),
+            },
+        );
+        Ok(())
+    }
+
+    /// Validation and the plugin's prepare stage on the caller's thread; the batched model's
+    /// inputs are checked against the model here, so a bad event never reaches a merged call.
+    fn prepare(&self, index: usize, event: EventKey, inputs: &[TensorView<'_>]) -> Result<Staged> {
+        validate::check(&self.plugin, &self.info.inputs, inputs)?;
+        let PluginObject::Staged(plugin) = &self.inner else {
+            return Err(Error::Internal("batching without stages".into()));
+        };
+        let ctx = Ctx {
+            inst: self,
+            event,
+            pinned: RefCell::new(SmallVec::new()),
+            served: RefCell::new(SmallVec::new()),
+        };
+        let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
+        let prepared = match plugin.prepare(ctx_obj, RSlice::from_slice(inputs)) {
+            RResult::ROk(p) => p,
+            RResult::RErr(e) => return Err(Error::from_plugin(&self.plugin, e)),
+        };
+        let pinned = ctx.pinned.into_inner();
+        // As in `process`: a call whose model stage has no input runs no model and names none.
+        let cur = if prepared.inputs.is_empty() {
+            None
+        } else {
+            let cur = match pinned.iter().find(|(i, _)| *i == index) {
+                Some((_, c)) => c.clone(),
+                None => self.model_for(index, event)?,
+            };
+            let views: SmallVec<[TensorView<'_>; 4]> =
+                prepared.inputs.iter().map(Tensor::view).collect();
+            crate::runtime::check_inputs(cur.model.model.inputs(), &views)?;
+            Some(cur)
+        };
+        let provenance = pinned
+            .into_iter()
+            .map(|(_, c)| c.provenance.clone())
+            .collect();
+        Ok((prepared, cur, provenance))
+    }
+}
+
+/// A call after its prepare stage: the batched model's inputs and carry, the model that will
+/// run them (none when there are no inputs), the models prepare itself used.
+type Staged = (
+    hepinfer_plugin_api::Prepared,
+    Option<Current>,
+    Vec<Arc<Provenance>>,
+);
+
+/// The last stage of a batched call, run where its batch completes.
+struct Finish {
+    plugin: Arc<StagedInstanceBox>,
+    name: String,
+    logger: Arc<Logger>,
+    stats: Arc<Stats>,
+    event: EventKey,
+    carry: Vec<Tensor>,
+    provenance: Vec<Arc<Provenance>>,
+    start: Instant,
+    done: Completion,
+}
+
+impl Finish {
+    fn run(self, model_outputs: Result<Vec<Tensor>>) {
+        let ctx = FinishCtx {
+            event: self.event,
+            plugin: &self.name,
+            logger: &self.logger,
+        };
+        let result = model_outputs.and_then(|outs| {
+            let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
+            match self.plugin.finish(ctx_obj, self.carry.into(), outs.into()) {
+                RResult::ROk(t) => {
+                    let tensors = t.into_vec();
+                    for t in &tensors {
+                        check_output(&self.name, t)?;
+                    }
+                    Ok(CallOutputs {
+                        tensors,
+                        provenance: self.provenance,
+                    })
+                }
+                RResult::RErr(e) => Err(Error::from_plugin(&self.name, e)),
+            }
+        });
+        self.stats.record(self.start.elapsed(), result.is_err());
+        (self.done)(result);
+    }
+}
+
+/// The context of a finish stage: the event and the log; models ran already.
+struct FinishCtx<'a> {
+    event: EventKey,
+    plugin: &'a str,
+    logger: &'a Logger,
+}
+
+impl CallContext for FinishCtx<'_> {
+    fn event(&self) -> EventKey {
+        self.event
+    }
+
+    fn run_model(
+        &self,
+        model: RStr<'_>,
+        _inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<RVec<Tensor>, PluginError> {
+        RResult::RErr(PluginError::new(
+            hepinfer_plugin_api::ErrorKind::Internal,
+            format!("model '{model}' run from finish: a staged call runs models only in prepare and in the batched stage"),
+        ))
+    }
+
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        self.logger
+            .log(level, &format!("{}: {message}", self.plugin));
     }
 }
 

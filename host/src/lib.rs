@@ -7,6 +7,8 @@
 //! Rust programs can use [`Host`] and [`Instance`] directly.
 
 pub mod abi;
+pub mod abi_async;
+pub mod batch;
 pub mod conditions;
 pub mod config;
 mod cxx_bridge;

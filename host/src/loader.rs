@@ -7,7 +7,9 @@
 
 use crate::error::{Error, Result};
 use abi_stable::library::{lib_header_from_path, LibraryError};
-use hepinfer_plugin_api::{PluginInfo, PluginModRef, PLUGIN_ABI_VERSION};
+use hepinfer_plugin_api::{
+    PluginInfo, PluginModRef, StagedExport, StagedModRef, PLUGIN_ABI_VERSION, STAGED_SYMBOL,
+};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,6 +26,8 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     /// Its root module.
     pub module: PluginModRef,
+    /// Its staged-call module (plugin ABI 1.1), `None` for plugins built before it.
+    pub staged: Option<StagedModRef>,
 }
 
 // Files already opened in this process, by canonical path: loaded once, whatever the number of hosts.
@@ -72,13 +76,38 @@ pub fn load_plugin(path: &Path) -> Result<Arc<LoadedPlugin>> {
     if info.name.is_empty() {
         return Err(fail("declares an empty plugin name".into()));
     }
+    let staged = staged_module(&path).map_err(fail)?;
     let plugin = Arc::new(LoadedPlugin {
         info,
         path: path.clone(),
         module,
+        staged,
     });
     loaded.insert(path, plugin.clone());
     Ok(plugin)
+}
+
+/// The staged-call module of the plugin at `path` (already loaded and checked by abi_stable),
+/// with its layout checked against the host's; `None` when the plugin predates it.
+fn staged_module(path: &Path) -> std::result::Result<Option<StagedModRef>, String> {
+    // SAFETY: the library is loaded already (its root module passed abi_stable's checks); this
+    // takes another reference to it, never released (plugins are never unloaded).
+    let lib = unsafe { libloading::Library::new(path) }
+        .map_err(|e| format!("cannot be reopened: {e}"))?;
+    let export = {
+        // SAFETY: the symbol, when present, is the `extern "C" fn() -> StagedExport` that
+        // `export_plugin!` defines; its result's layout is checked below before any use.
+        let f = match unsafe { lib.get::<extern "C" fn() -> StagedExport>(STAGED_SYMBOL) } {
+            Ok(f) => f,
+            Err(_) => return Ok(None),
+        };
+        f()
+    };
+    std::mem::forget(lib);
+    let want = <StagedModRef as abi_stable::StableAbi>::LAYOUT;
+    abi_stable::abi_stability::abi_checking::check_layout_compatibility(want, export.layout)
+        .map_err(|e| format!("has an incompatible staged-call module (plugin ABI 1.1): {e}"))?;
+    Ok(Some(export.module))
 }
 
 /// The directories to search: configured ones, then `HEPINFER_PLUGIN_PATH`, then the plugin

@@ -73,6 +73,34 @@ struct Args {
     /// Seed of calo-gan's toy reference showers and of its fidelity classifier.
     #[arg(long, default_value_t = 1)]
     fidelity_seed: u64,
+    /// Call the plugins that opt in (btag-rnn, jet-cnn) asynchronously, so that the host merges
+    /// the model calls of many events (cross-event batching); prints the items per model call.
+    #[arg(long, conflicts_with = "compare")]
+    batching: bool,
+    /// With --batching: asynchronous calls each worker thread keeps in flight.
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+}
+
+/// Asynchronous calls of one worker thread still in flight, and the wait for a free slot.
+#[derive(Default)]
+struct Window {
+    n: Mutex<usize>,
+    cv: std::sync::Condvar,
+}
+
+impl Window {
+    fn acquire(&self, max: usize) {
+        let mut n = self.n.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= max {
+            n = self.cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+    }
+    fn release(&self) {
+        *self.n.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.cv.notify_all();
+    }
 }
 
 fn source_tree() -> PathBuf {
@@ -145,6 +173,12 @@ impl Side {
                     self.global_tag
                 )
             })?;
+        self.note(i, &out);
+        Ok(out)
+    }
+
+    /// Notes which payloads served an event of workload `i`.
+    fn note(&self, i: usize, out: &EventOutput) {
         if !out.provenance.is_empty() {
             let mut p = self.provenance[i].lock().unwrap_or_else(|e| e.into_inner());
             for entry in &out.provenance {
@@ -153,7 +187,6 @@ impl Side {
                 }
             }
         }
-        Ok(out)
     }
 
     /// The caption of workload `i`'s plots: global tag and the payloads that ran.
@@ -217,12 +250,16 @@ fn run(args: Args) -> Result<(), String> {
             .join(", ")
     );
     let (events, per_run) = (args.events, args.events_per_run.max(1));
+    let (batching, in_flight) = (args.batching, args.in_flight.max(1));
     let workers: Vec<_> = (0..args.threads.max(1))
         .map(|_| {
             let (shared, next, failures) = (shared.clone(), next.clone(), failures.clone());
+            let window = Arc::new(Window::default());
             std::thread::spawn(move || loop {
                 let ev = next.fetch_add(1, Ordering::Relaxed);
                 if ev >= events {
+                    // This thread's asynchronous calls complete before it leaves.
+                    window.acquire(1);
                     break;
                 }
                 let key = hepinfer_event_key {
@@ -233,6 +270,39 @@ fn run(args: Args) -> Result<(), String> {
                 let (sides, differs) = &*shared;
                 // Like a framework's path: every algorithm runs on every event.
                 for (i, differ) in differs.iter().enumerate() {
+                    if batching {
+                        // One global tag (--batching excludes --compare): submit, record later.
+                        let side = &sides[0];
+                        window.acquire(in_flight);
+                        let (win, fails, sh) = (window.clone(), failures.clone(), shared.clone());
+                        let done = Box::new(
+                            move |r: Result<EventOutput, hepinfer_plugin_testing::cabi::CError>| {
+                                match r {
+                                    Ok(out) => sh.0[0].note(i, &out),
+                                    Err(e) => {
+                                        if fails.fetch_add(1, Ordering::Relaxed) < 5 {
+                                            eprintln!(
+                                                "\n{} event {ev}: {e}",
+                                                sh.0[0].workloads[i].plugin()
+                                            );
+                                        }
+                                    }
+                                }
+                                win.release();
+                            },
+                        );
+                        match side.workloads[i].submit(&side.instances[i], key, ev, done) {
+                            Some(Ok(())) => continue,
+                            Some(Err(e)) => {
+                                window.release(); // refused at once: no callback
+                                if failures.fetch_add(1, Ordering::Relaxed) < 5 {
+                                    eprintln!("\n{} event {ev}: {e}", side.workloads[i].plugin());
+                                }
+                                continue;
+                            }
+                            None => window.release(), // runs synchronously below
+                        }
+                    }
                     let outs: Vec<Result<EventOutput, String>> =
                         sides.iter().map(|s| s.process(i, key, ev)).collect();
                     match &outs[..] {
@@ -316,6 +386,22 @@ fn run(args: Args) -> Result<(), String> {
         events as f64 / wall,
         args.threads
     );
+    if batching {
+        for (w, inst) in sides[0].workloads.iter().zip(&sides[0].instances) {
+            let b = inst.batching().map_err(|e| e.to_string())?;
+            if b["batched"] == true {
+                println!(
+                    "{}: cross-event batching, {:.1} items per model call ({} items in {} calls; max {}, max delay {} µs)",
+                    w.plugin(),
+                    b["items_per_call"].as_f64().unwrap_or(0.0),
+                    b["items"],
+                    b["model_calls"],
+                    b["max_items"],
+                    b["max_delay_us"]
+                );
+            }
+        }
+    }
     let comparisons = match &args.compare {
         Some(b) => Some(compare_tags(&args, b, &sides[0], differs, &results)?),
         None => None,

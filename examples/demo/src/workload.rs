@@ -32,6 +32,9 @@ impl EventOutput {
     }
 }
 
+/// Receives the output of an asynchronous call (see [`Workload::submit`]).
+pub type Done = Box<dyn FnOnce(Result<EventOutput, CError>) + Send>;
+
 /// One physics figure of merit, for the side-by-side table of a comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Merit {
@@ -103,6 +106,19 @@ pub trait Workload: Send + Sync {
     ) -> Result<EventOutput, CError>;
     /// The physics measured on this run.
     fn results(&self) -> Results;
+    /// Like [`Workload::process`] through `hepinfer_submit` (cross-event batching): `done`
+    /// receives the event's output once its results are recorded, on the thread that completed
+    /// the call. `None`: this workload only runs synchronously.
+    fn submit(
+        &self,
+        instance: &CInstance,
+        key: hepinfer_event_key,
+        event: u64,
+        done: Done,
+    ) -> Option<Result<(), CError>> {
+        let _ = (instance, key, event, done);
+        None
+    }
 }
 
 pub use hepinfer_plugin_testing::auc;

@@ -84,3 +84,50 @@ pub fn golden() -> (Vec<f32>, Vec<i64>, Vec<f32>) {
         read_f32(&d.join("golden_p.f32")),
     )
 }
+
+/// Compiles the C program `src` (C11, warnings as errors, pthreads) against the checked-in
+/// header and links it to the freshly built `libhepinfer.so` through its SONAME; returns the
+/// temporary directory holding the executable `prog`.
+pub fn compile_c(src: &Path) -> (tempfile::TempDir, PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let libdir = work.path().join("lib");
+    std::fs::create_dir(&libdir).unwrap();
+    let so = profile_dir().join("libhepinfer.so");
+    assert!(
+        so.is_file(),
+        "{} missing: run `cargo build -p hepinfer`",
+        so.display()
+    );
+    let soname = format!(
+        "libhepinfer.so.{}.{}",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    std::os::unix::fs::symlink(&so, libdir.join("libhepinfer.so")).unwrap();
+    std::os::unix::fs::symlink(&so, libdir.join(&soname)).unwrap();
+    let exe = work.path().join("prog");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(&cc)
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+            "-pthread",
+        ])
+        .arg("-I")
+        .arg(repo().join("include"))
+        .arg(src)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(&libdir)
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(["-lhepinfer", "-lm"])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(status.success(), "compiling {} failed", src.display());
+    (work, exe)
+}

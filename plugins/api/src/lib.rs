@@ -18,9 +18,11 @@ mod tensor;
 
 pub use jagged::{check_groups, check_offsets, wrap_dphi};
 pub use plugin::{
-    __create, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices, HostServices_TO,
-    LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance, PluginInstanceBox,
-    PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, PLUGIN_ABI_VERSION,
+    __create, __create_staged, __info, Call, CallContext, CallContext_TO, ErrorKind, HostServices,
+    HostServices_TO, LogLevel, ModelSpec, Plugin, PluginError, PluginInfo, PluginInstance,
+    PluginInstanceBox, PluginInstance_TO, PluginLogger, PluginMod, PluginModRef, Prepared,
+    StagedExport, StagedInstance, StagedInstanceBox, StagedInstance_TO, StagedMod, StagedModRef,
+    PLUGIN_ABI_VERSION, STAGED_SYMBOL,
 };
 pub use tensor::{DType, Dim, EventKey, Tensor, TensorBuf, TensorData, TensorSpec, TensorView};
 
@@ -45,6 +47,19 @@ macro_rules! export_plugin {
                 create: $crate::__create::<$plugin>,
             }
             .leak_into_prefix()
+        }
+
+        /// The staged-call module of this plugin (plugin ABI 1.1; see `StagedMod`).
+        #[no_mangle]
+        pub extern "C" fn hepinfer_plugin_staged_v1() -> $crate::StagedExport {
+            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
+            $crate::StagedExport {
+                layout: <$crate::StagedModRef as $crate::abi_stable::StableAbi>::LAYOUT,
+                module: $crate::StagedMod {
+                    create_staged: $crate::__create_staged::<$plugin>,
+                }
+                .leak_into_prefix(),
+            }
         }
     };
 }

@@ -8,7 +8,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString, RVec},
+    std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
 
@@ -163,6 +163,55 @@ pub trait PluginInstance: Send + Sync {
 /// An owned, type-erased plugin instance.
 pub type PluginInstanceBox = PluginInstance_TO<'static, RBox<()>>;
 
+/// The first stage of a call split for cross-event batching (see [`Plugin::prepare`]): the model
+/// inputs of this event, whose first dimension counts its rows, and whatever the last stage needs
+/// besides the model's outputs. Both are owned: the framework's inputs may be gone by then.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Default)]
+pub struct Prepared {
+    /// Inputs of the batched model, by name, each `[rows, ...]`. Empty: the event needs no
+    /// model call (e.g. no jets); [`Plugin::finish`] then gets no model outputs.
+    pub inputs: RVec<Tensor>,
+    /// Carried from `prepare` to `finish` unchanged.
+    pub carry: RVec<Tensor>,
+}
+
+/// A configured plugin instance that can also run a call as three stages, prepare → model →
+/// finish, so that the host may merge the model stage of many events into one model call.
+/// Created through [`StagedMod::create_staged`] (plugin ABI 1.1).
+#[sabi_trait]
+pub trait StagedInstance: Send + Sync {
+    /// Processes one call in one piece, exactly as [`PluginInstance::process`].
+    fn process(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<RVec<Tensor>, PluginError>;
+
+    /// The model (a [`ModelSpec::name`]) whose calls the host may merge across events, if any.
+    fn batched_model(&self) -> ROption<RString>;
+
+    /// First stage: validated inputs in, the batched model's inputs (and a carry) out.
+    fn prepare(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<Prepared, PluginError>;
+
+    /// Last stage: this event's rows of the model's outputs (in the model's output order) and
+    /// the carry in, the call's outputs out. `ctx` has no inputs to offer.
+    #[sabi(last_prefix_field)]
+    fn finish(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        carry: RVec<Tensor>,
+        model_outputs: RVec<Tensor>,
+    ) -> RResult<RVec<Tensor>, PluginError>;
+}
+
+/// An owned, type-erased staged plugin instance.
+pub type StagedInstanceBox = StagedInstance_TO<'static, RBox<()>>;
+
 /// The root module every plugin `.so` exports (through [`crate::export_plugin!`]).
 #[repr(C)]
 #[derive(StableAbi)]
@@ -180,6 +229,38 @@ pub struct PluginMod {
         host: HostServices_TO<'static, RBox<()>>,
     ) -> RResult<PluginInstanceBox, PluginError>,
 }
+
+/// The optional second module of a plugin (plugin ABI 1.1): creation of instances that can run
+/// a call as stages (cross-event batching). Exported by [`crate::export_plugin!`] through the
+/// symbol [`STAGED_SYMBOL`], beside the root module, whose layout stays that of plugin ABI 1.0:
+/// abi_stable refuses a library whose root module has fewer fields than the host's, so a field
+/// added there would make the host refuse every plugin built before it. A plugin without the
+/// symbol runs every call in one piece.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = StagedModRef)))]
+#[sabi(missing_field(panic))]
+pub struct StagedMod {
+    /// Creates an instance from a JSON configuration, as [`PluginMod::create`].
+    #[sabi(last_prefix_field)]
+    pub create_staged: extern "C" fn(
+        config: RStr<'_>,
+        host: HostServices_TO<'static, RBox<()>>,
+    ) -> RResult<StagedInstanceBox, PluginError>,
+}
+
+/// What the [`STAGED_SYMBOL`] function returns: the module and the layout of its type as the
+/// plugin was built, which the host checks against its own before using the module.
+#[repr(C)]
+pub struct StagedExport {
+    /// Layout of [`StagedModRef`] in the plugin.
+    pub layout: &'static abi_stable::type_layout::TypeLayout,
+    /// The module.
+    pub module: StagedModRef,
+}
+
+/// Name of the `extern "C" fn() -> StagedExport` a plugin of ABI 1.1 exports.
+pub const STAGED_SYMBOL: &[u8] = b"hepinfer_plugin_staged_v1\0";
 
 impl RootModule for PluginModRef {
     declare_root_module_statics! {PluginModRef}
@@ -211,6 +292,41 @@ pub trait Plugin: Sized + Send + Sync + 'static {
 
     /// Processes one call. Called concurrently from many threads.
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError>;
+
+    /// Opt-in to cross-event batching: the model (a [`ModelSpec::name`]) whose calls the host may
+    /// merge across events. A plugin that returns `Some` implements [`Plugin::prepare`] and
+    /// [`Plugin::finish`] such that `finish(prepare(x), model(prepare(x).inputs))` is what
+    /// `process(x)` returns, and each row of the model's inputs depends on nothing but the
+    /// corresponding row of its outputs (the model treats its first dimension as a batch).
+    /// Default `None`: every call runs in one piece through [`Plugin::process`].
+    fn batched_model(&self) -> Option<&str> {
+        None
+    }
+
+    /// First stage of a batched call: the batched model's inputs for this event.
+    fn prepare(&self, call: &Call<'_>) -> Result<Prepared, PluginError> {
+        let _ = call;
+        Err(not_staged())
+    }
+
+    /// Last stage of a batched call: add the call's outputs from this event's rows of the model
+    /// outputs (`model_outputs`, empty when [`Prepared::inputs`] was) and the carry.
+    fn finish(
+        &self,
+        call: &mut Call<'_>,
+        carry: Vec<Tensor>,
+        model_outputs: Vec<Tensor>,
+    ) -> Result<(), PluginError> {
+        let _ = (call, carry, model_outputs);
+        Err(not_staged())
+    }
+}
+
+fn not_staged() -> PluginError {
+    PluginError::new(
+        ErrorKind::Internal,
+        "this plugin does not split its calls into stages (batched_model() is None)",
+    )
 }
 
 /// One call as a plugin sees it: typed access to the inputs, model execution, output collection.
@@ -351,6 +467,85 @@ impl<P: Plugin> PluginInstance for Instance<P> {
             Ok(Err(e)) => RErr(e),
             Err(message) => RErr(panicked("process", message)),
         }
+    }
+}
+
+impl<P: Plugin> Instance<P> {
+    fn call<R>(
+        &self,
+        what: &str,
+        ctx: &CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        inputs: RSlice<'_, TensorView<'_>>,
+        f: impl FnOnce(&P, &mut Call<'_>) -> Result<R, PluginError>,
+    ) -> RResult<R, PluginError> {
+        let result = catch_quiet(|| {
+            let mut call = Call {
+                ctx,
+                inputs,
+                outputs: Vec::new(),
+            };
+            f(&self.0, &mut call)
+        });
+        match result {
+            Ok(Ok(r)) => ROk(r),
+            Ok(Err(e)) => RErr(e),
+            Err(message) => RErr(panicked(what, message)),
+        }
+    }
+}
+
+impl<P: Plugin> StagedInstance for Instance<P> {
+    fn process(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<RVec<Tensor>, PluginError> {
+        PluginInstance::process(self, ctx, inputs)
+    }
+
+    fn batched_model(&self) -> ROption<RString> {
+        match catch_quiet(|| self.0.batched_model().map(RString::from)) {
+            Ok(m) => m.into(),
+            // A plugin that cannot say is not batched.
+            Err(_) => ROption::RNone,
+        }
+    }
+
+    fn prepare(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        inputs: RSlice<'_, TensorView<'_>>,
+    ) -> RResult<Prepared, PluginError> {
+        self.call("prepare", &ctx, inputs, |p, call| p.prepare(call))
+    }
+
+    fn finish(
+        &self,
+        ctx: CallContext_TO<'_, abi_stable::sabi_types::RRef<'_, ()>>,
+        carry: RVec<Tensor>,
+        model_outputs: RVec<Tensor>,
+    ) -> RResult<RVec<Tensor>, PluginError> {
+        self.call("finish", &ctx, RSlice::from_slice(&[]), |p, call| {
+            p.finish(call, carry.into_vec(), model_outputs.into_vec())?;
+            Ok(std::mem::take(&mut call.outputs).into())
+        })
+    }
+}
+
+/// Implementation of [`StagedMod::create_staged`] for `P` (used by [`crate::export_plugin!`]).
+#[doc(hidden)]
+pub extern "C" fn __create_staged<P: Plugin>(
+    config: RStr<'_>,
+    host: HostServices_TO<'static, RBox<()>>,
+) -> RResult<StagedInstanceBox, PluginError> {
+    let result = catch_quiet(|| P::create(config.as_str(), PluginLogger { host }));
+    match result {
+        Ok(Ok(plugin)) => ROk(StagedInstance_TO::from_value(
+            Instance(plugin),
+            abi_stable::sabi_trait::TD_Opaque,
+        )),
+        Ok(Err(e)) => RErr(e),
+        Err(message) => RErr(panicked("create", message)),
     }
 }
 

@@ -20,7 +20,7 @@
 
 use hepinfer_plugin_api::{
     check_groups, export_plugin, wrap_dphi, Call, DType, Dim, ErrorKind, ModelSpec, Plugin,
-    PluginError, PluginInfo, PluginLogger, Tensor, TensorBuf, TensorSpec, TensorView,
+    PluginError, PluginInfo, PluginLogger, Prepared, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
 
@@ -437,6 +437,72 @@ impl Plugin for BTagRnn {
         // No jets: a valid event with nothing to tag; the model is not run.
         let probs = run_packed(&inputs, |views| call.run_model("rnn", views))?;
         for t in postprocess(probs, inputs.n_tracks, self.f_c) {
+            call.output(t);
+        }
+        Ok(())
+    }
+
+    fn batched_model(&self) -> Option<&str> {
+        // One row per jet, every jet padded to MAX_TRACKS steps (`n_tracks` is the LSTM's
+        // sequence_lens, so padding is never read): calls of any events merge.
+        Some("rnn")
+    }
+
+    fn prepare(&self, call: &Call<'_>) -> Result<Prepared, PluginError> {
+        let jets = call.f32("jets")?;
+        let tracks = call.f32("tracks")?;
+        let offsets = call.offsets("tracks")?;
+        let inputs = preprocess(jets, tracks, offsets)?;
+        let n = inputs.n_tracks.len() as i64;
+        let n_tracks = Tensor::new("n_tracks", vec![n], TensorBuf::I64(inputs.n_tracks.into()));
+        Ok(Prepared {
+            // No jets: a valid event with nothing to tag; the model is not run.
+            inputs: if n == 0 {
+                Default::default()
+            } else {
+                vec![
+                    Tensor::f32(
+                        "tracks",
+                        vec![n, MAX_TRACKS as i64, N_FEATURES as i64],
+                        inputs.tracks,
+                    ),
+                    n_tracks.clone(),
+                ]
+                .into()
+            },
+            carry: vec![n_tracks].into(),
+        })
+    }
+
+    fn finish(
+        &self,
+        call: &mut Call<'_>,
+        carry: Vec<Tensor>,
+        model_outputs: Vec<Tensor>,
+    ) -> Result<(), PluginError> {
+        let model_error = |m: String| PluginError::new(ErrorKind::Model, m);
+        let n_tracks = match carry.into_iter().next().map(|t| t.data) {
+            Some(TensorBuf::I64(v)) => v.into_vec(),
+            _ => return Err(model_error("btag-rnn: finish without its carry".into())),
+        };
+        let n = n_tracks.len();
+        let probs: Vec<f32> = if n == 0 {
+            Vec::new()
+        } else {
+            let p = model_outputs
+                .first()
+                .and_then(Tensor::as_f32)
+                .ok_or_else(|| model_error("btag-rnn: the model returned no f32 output".into()))?;
+            if p.len() != 3 * n {
+                return Err(model_error(format!(
+                    "btag-rnn: the model returned {} values for {n} jets, expected {}",
+                    p.len(),
+                    3 * n
+                )));
+            }
+            p.to_vec()
+        };
+        for t in postprocess(probs, n_tracks, self.f_c) {
             call.output(t);
         }
         Ok(())

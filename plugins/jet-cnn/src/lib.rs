@@ -12,7 +12,7 @@
 
 use hepinfer_plugin_api::{
     check_offsets, export_plugin, wrap_dphi, Call, DType, Dim, ErrorKind, ModelSpec, Plugin,
-    PluginError, PluginInfo, PluginLogger, Tensor, TensorSpec, TensorView,
+    PluginError, PluginInfo, PluginLogger, Prepared, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
 
@@ -203,43 +203,83 @@ impl Plugin for JetCnn {
     }
 
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
+        // The three stages of a batched call, run in one piece: identical by construction.
+        let prepared = self.prepare(call)?;
+        let outputs = if prepared.inputs.is_empty() {
+            Vec::new()
+        } else {
+            let views: Vec<TensorView<'_>> = prepared.inputs.iter().map(Tensor::view).collect();
+            call.run_model("cnn", &views)?
+        };
+        self.finish(call, prepared.carry.into_vec(), outputs)
+    }
+
+    fn batched_model(&self) -> Option<&str> {
+        // One fixed-size image per jet: calls of any events merge.
+        Some("cnn")
+    }
+
+    fn prepare(&self, call: &Call<'_>) -> Result<Prepared, PluginError> {
         let constituents = call.f32("constituents")?;
         let offsets = call.offsets("constituents")?;
         let images = preprocess(constituents, offsets)?;
         let n = offsets.len().saturating_sub(1);
-        let p_w = if n == 0 {
+        // An empty image (no constituents, or only pT = 0 ones) is far outside the training
+        // data and the CNN calls it a W with p ≈ 1.0; such a jet cannot be a W candidate: finish
+        // gives it p_w = 0 instead.
+        let empty: Vec<u8> = images
+            .chunks_exact(NPIX * NPIX)
+            .map(|img| u8::from(img.iter().all(|&v| v == 0.0)))
+            .collect();
+        let carry = vec![Tensor::new(
+            "empty",
+            vec![n as i64],
+            TensorBuf::U8(empty.into()),
+        )];
+        Ok(Prepared {
             // No jets: a valid event with nothing to tag; the model is not run.
+            inputs: if n == 0 {
+                Default::default()
+            } else {
+                vec![Tensor::f32(
+                    "image",
+                    vec![n as i64, 1, NPIX as i64, NPIX as i64],
+                    images,
+                )]
+                .into()
+            },
+            carry: carry.into(),
+        })
+    }
+
+    fn finish(
+        &self,
+        call: &mut Call<'_>,
+        carry: Vec<Tensor>,
+        model_outputs: Vec<Tensor>,
+    ) -> Result<(), PluginError> {
+        let model_error = |m: String| PluginError::new(ErrorKind::Model, m);
+        let empty = match carry.first().map(|t| &t.data) {
+            Some(TensorBuf::U8(e)) => e.as_slice(),
+            _ => return Err(model_error("jet-cnn: finish without its carry".into())),
+        };
+        let n = empty.len();
+        let p_w = if n == 0 {
             Vec::new()
         } else {
-            let shape = [n as i64, 1, NPIX as i64, NPIX as i64];
-            let out = call.run_model("cnn", &[TensorView::f32("image", &shape, &images)])?;
-            let p = out.first().and_then(Tensor::as_f32).ok_or_else(|| {
-                PluginError::new(
-                    ErrorKind::Model,
-                    "jet-cnn: the model returned no f32 output",
-                )
-            })?;
+            let p = model_outputs
+                .first()
+                .and_then(Tensor::as_f32)
+                .ok_or_else(|| model_error("jet-cnn: the model returned no f32 output".into()))?;
             if p.len() != n {
-                return Err(PluginError::new(
-                    ErrorKind::Model,
-                    format!(
-                        "jet-cnn: the model returned {} values for {n} jets",
-                        p.len()
-                    ),
-                ));
+                return Err(model_error(format!(
+                    "jet-cnn: the model returned {} values for {n} jets",
+                    p.len()
+                )));
             }
-            // An empty image (no constituents, or only pT = 0 ones) is far outside the training
-            // data and the CNN calls it a W with p ≈ 1.0; such a jet cannot be a W candidate, so
-            // it gets p_w = 0 instead.
             p.iter()
-                .zip(images.chunks_exact(NPIX * NPIX))
-                .map(|(&p, img)| {
-                    if img.iter().all(|&v| v == 0.0) {
-                        EMPTY_JET_P_W
-                    } else {
-                        p
-                    }
-                })
+                .zip(empty)
+                .map(|(&p, &e)| if e != 0 { EMPTY_JET_P_W } else { p })
                 .collect()
         };
         call.output(Tensor::f32("p_w", vec![n as i64], p_w));
