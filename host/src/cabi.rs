@@ -137,7 +137,7 @@ impl CInstance {
         let user_data = Box::into_raw(Box::new(done));
         let mut err = ptr::null_mut();
         let st = unsafe {
-            hepinfer::abi_async::hepinfer_submit(
+            hepinfer::abi::hepinfer_submit(
                 self.0,
                 key,
                 inputs.as_ptr(),
@@ -158,9 +158,8 @@ impl CInstance {
     pub fn batching(&self) -> Result<serde_json::Value, CError> {
         let mut s = ptr::null_mut();
         let mut err = ptr::null_mut();
-        let st = unsafe {
-            hepinfer::abi_async::hepinfer_instance_batching_json(self.0, &mut s, &mut err)
-        };
+        let st =
+            unsafe { hepinfer::abi::hepinfer_instance_batching_json(self.0, &mut s, &mut err) };
         take(st, err)?;
         let text = unsafe { CStr::from_ptr(s).to_string_lossy().into_owned() };
         unsafe { hepinfer_string_free(s) };

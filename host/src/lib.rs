@@ -7,7 +7,6 @@
 //! Rust programs can use [`Host`] and [`Instance`] directly.
 
 pub mod abi;
-pub mod abi_async;
 pub mod batch;
 pub mod conditions;
 pub mod config;

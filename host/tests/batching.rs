@@ -180,6 +180,21 @@ fn conditions() -> (tempfile::TempDir, String, String, String) {
     db.create_global_tag("GT", "test", "0.1", None, None)
         .unwrap();
     db.map("GT", "BTagRnnRcd", "", "BTag", None).unwrap();
+    // seq-classifier (a plugin that does not opt in to batching) needs its record mapped: an
+    // instance whose model the global tag does not map is refused at creation.
+    let seq = std::fs::read(common::seq_model()).unwrap();
+    let hs = db.insert_payload("onnx", &seq, None).unwrap();
+    db.create_tag(
+        "Seq",
+        "onnx",
+        TimeType::Run,
+        Synchronization::Offline,
+        "test",
+        None,
+    )
+    .unwrap();
+    db.append_iov("Seq", IovKey::new(1, 0), &hs, None).unwrap();
+    db.map("GT", "SeqClassifierRcd", "", "Seq", None).unwrap();
     (d, url, h1, h2)
 }
 

@@ -226,33 +226,30 @@ fn job_override_points_a_record_at_another_tag() {
 fn missing_mapping_and_unknown_global_tag_name_everything() {
     let (_d, url, _, _) = sqlite_db();
     let plugins = common::plugin_dir(&["seq_classifier"]);
-    let x = vec![0.5f32; 120];
     let host = Host::new(
         &config(plugins.path(), &url, ""),
         None,
         std::ptr::null_mut(),
     )
     .unwrap();
-    let inst = host
+    // A label the global tag does not map: refused when the instance is created, not per event.
+    let e = host
         .instance(
             "seq-classifier",
             r#"{"model_labels": {"classifier": "other"}}"#,
         )
-        .unwrap();
-    let e = inst
-        .process(key(7, 1), &[TensorView::f32("sequences", &[1, 15, 8], &x)])
-        .unwrap_err()
+        .err()
+        .expect("an unmapped label is refused")
         .to_string();
     assert!(
-        e.contains("GT") && e.contains(RECORD) && e.contains("other") && e.contains("run 7"),
+        e.contains("GT") && e.contains(RECORD) && e.contains("other"),
         "{e}"
     );
+    // A global tag that does not exist: refused when the host is created.
     let cfg = config(plugins.path(), &url, "").replace("\"GT\"", "\"NO_SUCH_GT\"");
-    let host = Host::new(&cfg, None, std::ptr::null_mut()).unwrap();
-    let inst = host.instance("seq-classifier", "").unwrap();
-    let e = inst
-        .process(key(7, 1), &[TensorView::f32("sequences", &[1, 15, 8], &x)])
-        .unwrap_err();
+    let e = Host::new(&cfg, None, std::ptr::null_mut())
+        .err()
+        .expect("an unknown global tag is refused");
     assert_eq!(
         e.status(),
         hepinfer::error::hepinfer_status::HEPINFER_CONDITIONS

@@ -195,14 +195,19 @@ fn eight_threads_share_one_server_without_mixing_results_and_the_server_batches_
         "Triton dynamic batcher: {requests} requests in {executions} executions ({:.2} per execution)",
         requests as f64 / executions.max(1) as f64
     );
-    assert_eq!(requests, 8 * 60, "every call reached the server once");
+    // btag-rnn runs one model call per group of jets with the same track count, so an event
+    // makes one or more model calls: each must reach the server exactly once.
+    let m = ri.current_model("rnn", EventKey::default()).unwrap();
+    let st = m.model.remote_stats().expect("remote model");
+    assert!(st.remote_calls >= 8 * 60, "{st:?}");
+    assert_eq!(
+        requests, st.remote_calls,
+        "every model call reached the server once"
+    );
     assert!(
         executions < requests,
         "no dynamic batching seen: {requests} requests, {executions} executions"
     );
-    let m = ri.current_model("rnn", EventKey::default()).unwrap();
-    let st = m.model.remote_stats().expect("remote model");
-    assert_eq!(st.remote_calls, 8 * 60, "{st:?}");
     assert_eq!((st.fallback_calls, st.failed_calls), (0, 0), "{st:?}");
 }
 

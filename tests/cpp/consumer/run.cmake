@@ -57,7 +57,7 @@ find_program(GDB gdb)
 if(GDB)
   execute_process(COMMAND ${GDB} -batch -nx -ex "info line hepinfer_process" "${PREFIX}/lib/libhepinfer.so.0.1.0"
                   OUTPUT_VARIABLE where ERROR_VARIABLE gdb_err)
-  if(NOT where MATCHES "abi.rs")
+  if(NOT where MATCHES "abi/mod.rs")
     message(FATAL_ERROR "gdb did not find the split debug info of libhepinfer.so: ${where} ${gdb_err}")
   endif()
   message(STATUS "gdb finds the split debug info: ${where}")

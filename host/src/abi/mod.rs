@@ -19,6 +19,11 @@
 #![allow(non_camel_case_types)]
 
 pub use crate::error::hepinfer_status;
+
+// The asynchronous calls (hepinfer_submit and its companions), ABI 2.1.
+mod asynchronous;
+pub use asynchronous::*;
+
 use crate::error::{catch, Error, Result};
 use crate::host::Host;
 use crate::instance::{CallOutputs, Instance};

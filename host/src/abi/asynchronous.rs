@@ -5,7 +5,7 @@
 //! unchanged and never waits for other events.
 #![allow(non_camel_case_types)]
 
-use crate::abi::{
+use super::{
     guard, hepinfer_error, hepinfer_event_key, hepinfer_instance, hepinfer_outputs,
     hepinfer_tensor, input_view, make_error, null_arg,
 };
