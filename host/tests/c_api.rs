@@ -225,25 +225,22 @@ fn a_program_linked_as_the_readme_shows_starts() {
 int main(void) {
   hepinfer_error* err = NULL;
   if (hepinfer_abi_check(HEPINFER_ABI_VERSION_MAJOR, HEPINFER_ABI_VERSION_MINOR, &err) != HEPINFER_OK) {
-    fprintf(stderr, "FAIL abi: %s
-", hepinfer_error_message(err));
+    fprintf(stderr, "FAIL abi: %s\n", hepinfer_error_message(err));
     return 1;
   }
   char config[4096];
-  snprintf(config, sizeof config, "{"plugin_dirs": ["%s"], "models": {"SeqClassifierRcd/": "%s"}}",
+  snprintf(config, sizeof config, "{\"plugin_dirs\": [\"%s\"], \"models\": {\"SeqClassifierRcd/\": \"%s\"}}",
            getenv("HEPINFER_TEST_PLUGIN_DIR"), getenv("HEPINFER_TEST_MODEL"));
   hepinfer_host* host = NULL;
   hepinfer_instance* inst = NULL;
   if (hepinfer_host_create(config, NULL, NULL, &host, &err) != HEPINFER_OK ||
       hepinfer_instance_create(host, "seq-classifier", "{}", &inst, &err) != HEPINFER_OK) {
-    fprintf(stderr, "FAIL host: %s
-", hepinfer_error_message(err));
+    fprintf(stderr, "FAIL host: %s\n", hepinfer_error_message(err));
     return 1;
   }
   hepinfer_instance_free(inst);
   hepinfer_host_free(host);
-  printf("1 passed, 0 failed
-");
+  printf("1 passed, 0 failed\n");
   return 0;
 }
 "#,

@@ -83,7 +83,9 @@ fn a_server_killed_mid_job_means_fallback_or_a_clear_error_and_its_restart_is_pi
     // Server up: both remote.
     assert!(max_abs_diff(&run_btag(&fb, 1, args).unwrap().0, want) <= 1e-5);
     assert!(max_abs_diff(&run_btag(&no, 1, args).unwrap().0, want) <= 1e-5);
-    assert_eq!(stats(&fb).remote_calls, 1);
+    // btag-rnn makes one model call per group of jets of equal track count: k per event.
+    let k = stats(&fb).remote_calls;
+    assert!(k >= 1);
 
     triton.kill_hard();
 
@@ -105,7 +107,7 @@ fn a_server_killed_mid_job_means_fallback_or_a_clear_error_and_its_restart_is_pi
     let s = stats(&fb);
     assert_eq!(
         (s.remote_calls, s.fallback_calls, s.failed_calls),
-        (1, 3, 0),
+        (k, 3 * k, 0),
         "{s:?}"
     );
     assert!(s.retries >= 1, "transient failures are retried: {s:?}");
@@ -157,7 +159,7 @@ fn a_server_killed_mid_job_means_fallback_or_a_clear_error_and_its_restart_is_pi
     let by = prov[0].served_by.as_deref().unwrap_or_default();
     assert!(by.contains(&triton.url()), "{by}");
     let s = stats(&fb);
-    assert_eq!((s.remote_calls, s.fallback_calls), (2, 3), "{s:?}");
+    assert_eq!((s.remote_calls, s.fallback_calls), (2 * k, 3 * k), "{s:?}");
     assert!(
         s.verifications >= 2,
         "the restarted server is verified again: {s:?}"
@@ -204,9 +206,12 @@ fn a_second_server_takes_over_when_the_first_dies() {
         "the dead server served nothing: {s:?}"
     );
     assert_eq!(
-        s.per_server[1].1, 5,
+        s.per_server[1].1, s.remote_calls,
         "the first live server served all: {s:?}"
     );
+    // btag-rnn makes one model call per group of jets of equal track count: k per event.
+    assert!(s.remote_calls >= 5 && s.remote_calls.is_multiple_of(5), "{s:?}");
+    let k = s.remote_calls / 5;
     a.kill_hard();
     for i in 5..10 {
         let (p, prov) = run_btag(&inst, i, args).unwrap();
@@ -216,8 +221,12 @@ fn a_second_server_takes_over_when_the_first_dies() {
         assert!(by.contains(&b.url()), "{by}");
     }
     let s = stats(&inst);
-    assert_eq!(s.per_server[2].1, 5, "the second server took over: {s:?}");
+    assert_eq!(
+        s.per_server[2].1,
+        5 * k,
+        "the second server took over: {s:?}"
+    );
     assert!(s.failovers >= 1, "{s:?}");
-    assert_eq!((s.remote_calls, s.failed_calls), (10, 0), "{s:?}");
+    assert_eq!((s.remote_calls, s.failed_calls), (10 * k, 0), "{s:?}");
     drop(b);
 }
