@@ -10,11 +10,16 @@ use hepinfer_plugin_api::{EventKey, TensorView};
 use std::time::Duration;
 use triton_common::*;
 
-/// The shared server: btag-rnn and jet-cnn, and btag-rnn again under a name only the
-/// threaded test uses, so that its statistics count its own requests alone.
+/// The shared server: btag-rnn and jet-cnn, and btag-rnn again under names only the threaded
+/// and the batching tests use, so that their statistics count their own requests alone.
 fn server() -> std::sync::Arc<(tempfile::TempDir, Triton)> {
     let (b, j) = (onnx("btag-rnn"), onnx("jet-cnn"));
-    shared(&[("btag-rnn", &b), ("jet-cnn", &j), ("btag-rnn-threads", &b)])
+    shared(&[
+        ("btag-rnn", &b),
+        ("jet-cnn", &j),
+        ("btag-rnn-threads", &b),
+        ("btag-rnn-batched", &b),
+    ])
 }
 
 /// Writes the kserve payloads for both models served by `url` into `dir`; returns their paths.
@@ -238,4 +243,123 @@ fn a_server_serving_another_model_file_is_refused_naming_both_hashes() {
     let one = btag_subset(&all, 0..1);
     let e = run_btag(&inst, 1, (&one.0, &one.1, &one.2)).unwrap_err();
     assert!(e.to_string().contains(&served), "{e}");
+}
+
+#[test]
+fn cross_event_batching_merges_asynchronous_calls_into_fewer_remote_calls() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let t = server();
+    let plugins = plugin_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("btag.kserve");
+    let sha = sha256_file(&onnx("btag-rnn"));
+    std::fs::write(
+        &b,
+        payload(&[t.1.url()], "btag-rnn-batched", &sha, 10_000, 2, None),
+    )
+    .unwrap();
+    let local = host(
+        plugins.path(),
+        serde_json::json!({"BTagRnnRcd": onnx("btag-rnn")}),
+    );
+    let remote = host(plugins.path(), serde_json::json!({"BTagRnnRcd": b}));
+    let li = local.instance("btag-rnn", "{}").unwrap();
+    // The same batcher as for local models: the plugin's prepare stage, merged model calls.
+    let ri = remote
+        .instance(
+            "btag-rnn",
+            r#"{"batching": {"max_items": 32, "max_delay_us": 2000}}"#,
+        )
+        .unwrap();
+    assert!(ri.batching().1.is_some(), "btag-rnn batches its model");
+
+    // 2 framework threads × 100 events of one or two jets each, submitted without waiting.
+    let all = btag_inputs();
+    let case =
+        |t: usize, i: usize| btag_subset(&all, (t * 7 + i) % 48..(t * 7 + i) % 48 + 1 + i % 2);
+    let key = |t: usize, i: usize| EventKey {
+        run: 1,
+        lumi: 1,
+        event: (t * 1000 + i) as u64,
+    };
+    let (req0, _) = hepinfer::runtime::kserve::model_statistics(
+        &t.1.url(),
+        "btag-rnn-batched",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let got: Arc<Mutex<HashMap<u64, Vec<f32>>>> = Arc::default();
+    std::thread::scope(|s| {
+        for th in 0..2 {
+            let (ri, got, case) = (&ri, &got, &case);
+            s.spawn(move || {
+                for i in 0..100 {
+                    let (jets, tracks, offsets) = case(th, i);
+                    let js = [(jets.len() / 3) as i64, 3];
+                    let ts = [(tracks.len() / 7) as i64, 7];
+                    let mut tv = TensorView::f32("tracks", &ts, &tracks);
+                    tv.offsets = offsets.as_slice().into();
+                    let got = got.clone();
+                    let event = key(th, i).event;
+                    ri.submit(
+                        key(th, i),
+                        &[TensorView::f32("jets", &js, &jets), tv],
+                        Box::new(move |r| {
+                            let out = r.expect("batched remote call");
+                            let p = out
+                                .tensors
+                                .iter()
+                                .find(|t| t.name.as_str() == "probabilities")
+                                .and_then(|t| t.as_f32())
+                                .expect("probabilities")
+                                .to_vec();
+                            got.lock().unwrap().insert(event, p);
+                        }),
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    ri.flush();
+    // A batch the flusher thread took before `flush` may still be on the wire.
+    let t0 = std::time::Instant::now();
+    while got.lock().unwrap().len() < 200 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 200, "every submitted event completed once");
+    for th in 0..2 {
+        for i in 0..100 {
+            let c = case(th, i);
+            let want = run_btag(&li, 1, (&c.0, &c.1, &c.2)).unwrap().0;
+            let p = &got[&key(th, i).event];
+            assert_eq!(p.len(), want.len(), "event {th}/{i}: its own rows");
+            let d = max_abs_diff(p, &want);
+            assert!(d <= 1e-5, "event {th}/{i}: max |diff| {d} vs local");
+        }
+    }
+    let (_, counters) = ri.batching();
+    let c = counters.expect("batching counters");
+    let (req1, _) = hepinfer::runtime::kserve::model_statistics(
+        &t.1.url(),
+        "btag-rnn-batched",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    eprintln!(
+        "remote batching: {} events in {} model calls ({:.1} items per call), {} server requests",
+        c.requests,
+        c.model_calls,
+        c.items as f64 / c.model_calls.max(1) as f64,
+        req1 - req0
+    );
+    assert_eq!(c.requests, 200);
+    assert!(c.model_calls < 100, "events were merged: {c:?}");
+    assert_eq!(
+        req1 - req0,
+        c.model_calls,
+        "each merged call reached the server once"
+    );
 }

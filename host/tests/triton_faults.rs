@@ -210,7 +210,10 @@ fn a_second_server_takes_over_when_the_first_dies() {
         "the first live server served all: {s:?}"
     );
     // btag-rnn makes one model call per group of jets of equal track count: k per event.
-    assert!(s.remote_calls >= 5 && s.remote_calls.is_multiple_of(5), "{s:?}");
+    assert!(
+        s.remote_calls >= 5 && s.remote_calls.is_multiple_of(5),
+        "{s:?}"
+    );
     let k = s.remote_calls / 5;
     a.kill_hard();
     for i in 5..10 {
