@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::runtime::{self, LoadOptions, Model};
 use hepinfer_plugin_api::EventKey;
 use parking_lot::{Condvar, Mutex};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,10 +62,9 @@ pub trait ModelSource: Send + Sync {
     }
 }
 
-/// SHA-256 of `data` as lower-case hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+/// SHA-256 of `data` as lower-case hex: the conditions database's payload identity, which a model
+/// given as a file shares.
+pub use hepinfer_conddb::payload_hash;
 
 /// Models given as files in the host configuration (`"models": {"Record/label": "path"}`),
 /// valid for every event. The hash is computed from the file when first asked and checked again
@@ -127,7 +125,7 @@ impl ModelSource for FileSource {
         let data = std::fs::read(path).map_err(|e| {
             Error::Model(format!("cannot read model file '{}': {e}", path.display()))
         })?;
-        let hash = sha256_hex(&data);
+        let hash = payload_hash(&data);
         let ty = object_type_of(path).to_string();
         cache.insert(k, (hash.clone(), ty.clone(), path.clone()));
         Ok(Resolution {
@@ -162,7 +160,7 @@ impl ModelSource for FileSource {
         let data = std::fs::read(&path).map_err(|e| {
             Error::Model(format!("cannot read model file '{}': {e}", path.display()))
         })?;
-        let got = sha256_hex(&data);
+        let got = payload_hash(&data);
         if got != hash {
             return Err(Error::Model(format!(
                 "model file '{}' changed while the job ran: expected SHA-256 {hash}, now {got}",
@@ -274,7 +272,7 @@ impl ModelCache {
 
         let result = (|| {
             let (object_type, data) = source.fetch(&r.hash)?;
-            let got = sha256_hex(&data);
+            let got = payload_hash(&data);
             if got != r.hash {
                 return Err(Error::Model(format!(
                     "payload integrity check failed: expected SHA-256 {}, got {got}; refusing to load it",

@@ -61,7 +61,10 @@ fn seq_classifier_matches_python_onnxruntime() {
     // Provenance names the exact bytes that ran.
     let bytes = std::fs::read(common::seq_model()).unwrap();
     assert_eq!(out.provenance.len(), 1);
-    assert_eq!(out.provenance[0].hash, hepinfer::models::sha256_hex(&bytes));
+    assert_eq!(
+        out.provenance[0].hash,
+        hepinfer::models::payload_hash(&bytes)
+    );
     assert_eq!(host.model_cache().loads(), 1);
 }
 

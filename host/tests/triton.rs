@@ -94,7 +94,7 @@ fn btag_and_jet_cnn_through_triton_equal_local_onnxruntime_on_the_golden_events(
     assert_eq!(prov[0].record, "BTagRnnRcd");
     assert_eq!(
         prov[0].hash,
-        hepinfer::models::sha256_hex(&std::fs::read(dir.path().join("btag.kserve")).unwrap())
+        hepinfer::models::payload_hash(&std::fs::read(dir.path().join("btag.kserve")).unwrap())
     );
     for want in [
         t.1.url(),

@@ -70,7 +70,7 @@ pub fn triton_env() -> &'static HashMap<String, String> {
 
 /// SHA-256 (hex) of a file.
 pub fn sha256_file(p: &Path) -> String {
-    hepinfer::models::sha256_hex(&std::fs::read(p).expect("model file"))
+    hepinfer::models::payload_hash(&std::fs::read(p).expect("model file"))
 }
 
 /// The ONNX file of a plugin's model.

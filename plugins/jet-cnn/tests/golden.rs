@@ -64,6 +64,9 @@ fn plugin_through_the_host_matches_python_onnxruntime() {
     assert!(d <= 1e-5, "p_w vs Python onnxruntime: max |diff| = {d}");
     let bytes = std::fs::read(common::model_dir().join("model.onnx")).unwrap();
     assert_eq!(out.provenance.len(), 1);
-    assert_eq!(out.provenance[0].hash, hepinfer::models::sha256_hex(&bytes));
+    assert_eq!(
+        out.provenance[0].hash,
+        hepinfer::models::payload_hash(&bytes)
+    );
     assert_eq!(out.provenance[0].record, "JetCnnRcd");
 }
