@@ -2,7 +2,8 @@
 # Creates the demo conditions database (SQLite) with the `hepinfer conddb` command, the way an
 # experiment's conditions team would: every plugin's model uploaded into a tag, tags mapped in a
 # global tag. seq-classifier has two IOVs (v1 from run 1, v2 from run 3), so the demo job, whose
-# run number advances every 5,000 events, crosses an IOV boundary.
+# run number advances every 5,000 events, crosses an IOV boundary. HEPINFER_DEMO_V2 is a candidate
+# with new seq-classifier and btag-rnn models (for `hepinfer-demo --compare`).
 # Usage: scripts/make-demo-db.sh HEPINFER_BINARY DB_FILE
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,14 +38,18 @@ c gt map HEPINFER_DEMO_V1 JetCnnRcd "" JetCnn_v1_offline
 c gt map HEPINFER_DEMO_V1 TrackGnnRcd "" TrackGnn_v1_offline
 c gt map HEPINFER_DEMO_V1 CaloGanRcd "" CaloGan_v1_offline
 c gt lock HEPINFER_DEMO_V1
-# A candidate global tag, as a physicist proposing a new model would make it: HEPINFER_DEMO_V1
-# with only seq-classifier changed, its retrained model (v2) valid from run 1. Comparing it with
-# HEPINFER_DEMO_V1 (`hepinfer-demo --compare`) shows seq-classifier changed in runs 1-2 only and
-# every other plugin identical.
+# A candidate global tag, as a physicist proposing new models would make it: HEPINFER_DEMO_V1
+# with two records changed: seq-classifier's retrained model (v2) valid from run 1, and a new
+# b-tagging model (btag-rnn v2: another seed, LSTM(48), plugins/btag-rnn/model/MODEL.md) for all
+# runs. Comparing it with HEPINFER_DEMO_V1 (`hepinfer-demo --compare`) shows seq-classifier
+# changed in runs 1-2 only, btag-rnn changed in every run (its ROC curves of both models
+# overlaid), and jet-cnn, track-gnn and calo-gan identical.
 c upload "$root/plugins/seq-classifier/model/model_v2.onnx" --tag SeqClassifier_v2_offline --since 1 \
   --create --sync offline --description "seq-classifier LSTM retrained (seed 7), all runs"
-c gt create HEPINFER_DEMO_V2 --description "candidate: HEPINFER_DEMO_V1 with seq-classifier v2 for all runs" --release 0.1
-for rec in SeqClassifierRcd:SeqClassifier_v2_offline BTagRnnRcd:BTagRnn_v1_offline JetCnnRcd:JetCnn_v1_offline \
+c upload "$root/plugins/btag-rnn/model/model_v2.onnx" --tag BTagRnn_v2_offline --since 1 \
+  --create --sync offline --description "btag-rnn v2 candidate: LSTM(48) retrained (torch seed 7, 4 epochs), all runs"
+c gt create HEPINFER_DEMO_V2 --description "candidate: HEPINFER_DEMO_V1 with seq-classifier v2 and btag-rnn v2 for all runs" --release 0.1
+for rec in SeqClassifierRcd:SeqClassifier_v2_offline BTagRnnRcd:BTagRnn_v2_offline JetCnnRcd:JetCnn_v1_offline \
   TrackGnnRcd:TrackGnn_v1_offline CaloGanRcd:CaloGan_v1_offline; do
   c gt map HEPINFER_DEMO_V2 "${rec%%:*}" "" "${rec#*:}"
 done

@@ -152,7 +152,7 @@ impl Workload for BTag {
         .with(Series::line(format!("c jets (AUC {a_c:.4})"), ec, rc, 1));
         Results {
             quality: format!(
-                "AUC(b vs light) {a_l:.4} on {} b + {} light jets (model card 0.9863)",
+                "AUC(b vs light) {a_l:.4} on {} b + {} light jets (model cards: v1 0.9863, v2 0.9857)",
                 b.len(),
                 l.len()
             ),

@@ -26,6 +26,9 @@ pub struct DiffStats {
     pub mean_abs_diff: f64,
     /// Values compared.
     pub values: u64,
+    /// Values compared whose |A − B| exceeds the tolerance (for btag-rnn, whose output is one
+    /// discriminant per jet: the jets whose discriminant changed).
+    pub values_changed: u64,
     /// Per run: (events changed, events).
     pub per_run: BTreeMap<u32, (usize, usize)>,
     /// The most changed events: (event number, run, largest |A − B|), largest first.
@@ -38,6 +41,11 @@ impl DiffStats {
     /// Fraction of events changed beyond the tolerance.
     pub fn changed_fraction(&self) -> f64 {
         self.changed as f64 / self.events.max(1) as f64
+    }
+
+    /// Fraction of compared values changed beyond the tolerance.
+    pub fn values_changed_fraction(&self) -> f64 {
+        self.values_changed as f64 / self.values.max(1) as f64
     }
 }
 
@@ -61,8 +69,8 @@ impl Differ {
         if a.values.is_empty() && b.values.is_empty() && a.provenance.is_empty() {
             return; // the plugin did not run on this event
         }
-        let (max, sum, n, mismatch) = if a.values.len() == b.values.len() {
-            let (mut max, mut sum) = (0.0f64, 0.0f64);
+        let (max, sum, n, n_changed, mismatch) = if a.values.len() == b.values.len() {
+            let (mut max, mut sum, mut n_changed) = (0.0f64, 0.0f64, 0u64);
             for (x, y) in a.values.iter().zip(&b.values) {
                 let d = (f64::from(*x) - f64::from(*y)).abs();
                 // NaN on one side only is a difference; NaN on both is not.
@@ -77,10 +85,11 @@ impl Differ {
                 };
                 max = max.max(d);
                 sum += d;
+                n_changed += u64::from(d > self.tolerance);
             }
-            (max, sum, a.values.len() as u64, false)
+            (max, sum, a.values.len() as u64, n_changed, false)
         } else {
-            (f64::INFINITY, 0.0, 0, true)
+            (f64::INFINITY, 0.0, 0, 0, true)
         };
         let changed = mismatch || max > self.tolerance;
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,6 +100,7 @@ impl Differ {
             s.max_abs_diff = s.max_abs_diff.max(max);
             s.sum_abs += sum;
             s.values += n;
+            s.values_changed += n_changed;
         }
         let r = s.per_run.entry(run).or_default();
         r.0 += usize::from(changed);
@@ -239,6 +249,9 @@ mod tests {
         d.add(2, 2, &out(&[0.1]), &out(&[0.1, 0.2]));
         let s = d.stats();
         assert_eq!((s.events, s.changed, s.shape_mismatch), (3, 2, 1));
+        // Of the 4 values compared (the mismatched event has none), only 0.1 -> 0.3 changed.
+        assert_eq!((s.values, s.values_changed), (4, 1));
+        assert!((s.values_changed_fraction() - 0.25).abs() < 1e-12);
         assert!((s.max_abs_diff - 0.2).abs() < 1e-6);
         assert_eq!(s.per_run[&1], (0, 1));
         assert_eq!(s.per_run[&2], (2, 2));

@@ -475,6 +475,15 @@ fn compare_tags(
             c.diff.max_abs_diff,
             c.diff.mean_abs_diff
         );
+        if c.diff.values_changed > 0 {
+            println!(
+                "    {} of {} values of {} changed ({:.1} %)",
+                c.diff.values_changed,
+                c.diff.values,
+                c.output,
+                100.0 * c.diff.values_changed_fraction()
+            );
+        }
         for (ma, mb) in &c.merits {
             println!(
                 "    {:<40} {:>12.5} {:>12.5}  ({:+.5})",

@@ -158,6 +158,18 @@ pub fn write(dir: &Path, page: &Page<'_>) -> Result<std::path::PathBuf, String> 
                 esc(&c.verdict),
                 esc(&c.output)
             );
+            let _ = writeln!(
+                h,
+                "<p>{} of {} events changed ({:.1} %); {} of {} values of <code>{}</code> \
+                 changed ({:.1} %).</p>",
+                c.diff.changed,
+                c.diff.events,
+                100.0 * c.diff.changed_fraction(),
+                c.diff.values_changed,
+                c.diff.values,
+                esc(&c.output),
+                100.0 * c.diff.values_changed_fraction()
+            );
             let rows: Vec<Vec<String>> = c
                 .diff
                 .per_run

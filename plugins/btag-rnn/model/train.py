@@ -3,6 +3,11 @@
 Usage (from the repository root):
     .venv/bin/python plugins/btag-rnn/model/train.py [--n-train 200000] [--epochs 6]
 Deterministic for a given seed and thread count (torch CPU, fixed data seed 1).
+
+The candidate v2 model (MODEL.md, "v2 (candidate)") is the same script with another torch seed,
+hidden size and schedule, written as model_v2.onnx only (no TorchScript file):
+    .venv/bin/python plugins/btag-rnn/model/train.py --seed 7 --hidden 48 --epochs 4 \
+        --suffix _v2 --onnx-only
 """
 import argparse
 import os
@@ -21,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class BTagRNN(nn.Module):
-    """LSTM(64) over the sorted tracks, last valid hidden state, Dense(32), Dense(3), softmax."""
+    """LSTM(hidden, 64 by default) over the sorted tracks, last valid hidden state, Dense(32),
+    Dense(3), softmax."""
 
     def __init__(self, n_features=P.N_FEATURES, hidden=64):
         super().__init__()
@@ -41,18 +47,21 @@ class BTagRNN(nn.Module):
         return torch.softmax(self.logits(tracks, n_tracks), dim=1)
 
 
-def export(model, out_dir):
-    """Writes model.onnx (opset 17, dynamic batch and steps; the lean graph of `onnx_graph.py`)
-    and model.pt (TorchScript trace; run scripts/embed-torch-signature.py on it afterwards)."""
+def export(model, out_dir, suffix="", onnx_only=False):
+    """Writes model{suffix}.onnx (opset 17, dynamic batch and steps; the lean graph of
+    `onnx_graph.py`) and, unless `onnx_only`, model{suffix}.pt (TorchScript trace; run
+    scripts/embed-torch-signature.py on it afterwards)."""
     import onnx_graph  # noqa: E402 (needs the onnx package, only for exporting)
     model.eval()
     ex_t = torch.zeros(2, P.MAX_TRACKS, P.N_FEATURES)
     ex_n = torch.tensor([3, 15], dtype=torch.int64)
     lean = onnx_graph.lean_model(model.state_dict())
-    with open(os.path.join(out_dir, "model.onnx"), "wb") as f:
+    with open(os.path.join(out_dir, f"model{suffix}.onnx"), "wb") as f:
         f.write(lean.SerializeToString())
+    if onnx_only:
+        return
     traced = torch.jit.trace(model, (ex_t, ex_n))
-    traced.save(os.path.join(out_dir, "model.pt"))
+    traced.save(os.path.join(out_dir, f"model{suffix}.pt"))
 
 
 def main():
@@ -62,7 +71,11 @@ def main():
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hidden", type=int, default=64, help="LSTM hidden size")
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--suffix", default="",
+                    help="written as model{SUFFIX}.onnx / .pt (e.g. _v2 for a candidate model)")
+    ap.add_argument("--onnx-only", action="store_true", help="write no TorchScript file")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -78,7 +91,7 @@ def main():
     n_val = len(y) // 10
     xt, nt, yt = map(torch.from_numpy, (x[n_val:], n[n_val:], y[n_val:]))
     xv, nv, yv = map(torch.from_numpy, (x[:n_val], n[:n_val], y[:n_val]))
-    model = BTagRNN()
+    model = BTagRNN(hidden=a.hidden)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs)
     loss_fn = nn.CrossEntropyLoss()
@@ -101,7 +114,7 @@ def main():
             vl = loss_fn(model.logits(xv, nv), yv).item()
         print(f"epoch {ep + 1}/{a.epochs}: train loss {tot / len(yt):.4f} val loss {vl:.4f} "
               f"({time.time() - t0:.0f} s)", flush=True)
-    export(model, a.out)
+    export(model, a.out, a.suffix, a.onnx_only)
     print(f"total training time {time.time() - t0:.0f} s", flush=True)
 
 
