@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bounded smoke run of every cargo-fuzz target in fuzz/ (FUZZ_SECONDS each, default 30), from the
 # committed seeds in fuzz/seeds/<target>/ (new corpus entries go to fuzz/target/corpus/, ignored).
-# Needs the plugins built (scripts/build.sh debug) and ONNX Runtime fetched.
+# Needs the plugins built (scripts/build.sh debug, or HEPINFER_FUZZ_PLUGINS=DIR already set to a
+# directory of built plugin libraries) and ONNX Runtime fetched.
 #
 # Toolchain, decided at run time and never downloaded:
 #   - nightly installed: libFuzzer with AddressSanitizer (cargo +nightly fuzz run);
@@ -26,8 +27,11 @@ else
   echo "fuzz-smoke: (out-of-bounds reads in unsafe code will not be caught here)"
   echo "################################################################################"
 fi
-export HEPINFER_FUZZ_PLUGINS="$root/target/debug/hepinfer-plugins"
-[ -d "$HEPINFER_FUZZ_PLUGINS" ] || { echo "fuzz-smoke: run scripts/build.sh debug first" >&2; exit 1; }
+export HEPINFER_FUZZ_PLUGINS="${HEPINFER_FUZZ_PLUGINS:-$root/target/debug/hepinfer-plugins}"
+[ -d "$HEPINFER_FUZZ_PLUGINS" ] || {
+  echo "fuzz-smoke: no plugins in $HEPINFER_FUZZ_PLUGINS: run scripts/build.sh debug first" >&2
+  exit 1
+}
 cargo "${toolchain[@]}" fuzz build -O "${sanitizer[@]}"
 for target in $(cargo "${toolchain[@]}" fuzz list); do
   mkdir -p "target/corpus/$target"

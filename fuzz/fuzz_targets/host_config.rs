@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
                     "model_cache_bytes" => c.model_cache_bytes,
                     "db_retries" => u64::from(c.db_retries),
                     "db_backoff_ms" => c.db_backoff_ms,
+                    "conddb_deadline_ms" => c.conddb_deadline_ms,
                     other => panic!("NUMERIC_LIMITS names `{other}`, unknown to this target"),
                 }
             };

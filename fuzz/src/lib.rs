@@ -8,6 +8,17 @@ use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// LeakSanitizer's built-in suppressions for every target linking this crate (LSan calls this
+/// weak symbol of its runtime at start; unused without a sanitizer). Suppressed, and only this:
+/// abi_stable's `lib_header_from_path` keeps each plugin library loaded for the life of the
+/// process by forgetting its `RawLibrary` (documented there: "This leaks the underlying dynamic
+/// library"), whose path is then unreachable: one allocation per plugin, once per process, since
+/// the host loads a plugin path once (`hepinfer::loader::load_plugin`).
+#[no_mangle]
+pub extern "C" fn __lsan_default_suppressions() -> *const std::ffi::c_char {
+    c"leak:abi_stable::library::raw_library::RawLibrary\n".as_ptr()
+}
+
 /// Repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -107,6 +107,16 @@ mod tests {
     }
 
     #[test]
+    fn redacts_only_the_password_when_its_text_recurs_in_the_url() {
+        // The fuzzer's case (fuzz/seeds/conddb_text/pw-also-in-host): the host starts with the
+        // password's text; the password goes, the host stays.
+        assert_eq!(
+            redact_url("postgresql://alice:db01@db01.cern.ch/cond"),
+            "postgresql://alice:***@db01.cern.ch/cond"
+        );
+    }
+
+    #[test]
     fn redacts_query_and_keyvalue_passwords() {
         assert_eq!(
             redact_url("postgresql://db/cond?user=a&password=xyz&sslmode=disable"),
