@@ -308,16 +308,21 @@ fn is_transient(s: &tonic::Status) -> bool {
             true
         }
         // A connection that broke under a call in flight (server killed) comes back from the
-        // client's transport as UNKNOWN "transport error", not from the server.
-        Code::Unknown => is_transport_failure(s),
+        // client's transport as UNKNOWN "transport error" or, when the connection task ends
+        // first, as CANCELLED "operation was canceled" — never from the server.
+        Code::Unknown | Code::Cancelled => is_transport_failure(s),
         _ => false,
     }
 }
 
-/// A failure of the connection rather than an answer of the server.
+/// A failure of the connection rather than an answer of the server. The client never cancels
+/// its own calls (its deadline is DEADLINE_EXCEEDED), so CANCELLED means the transport gave up.
 fn is_transport_failure(s: &tonic::Status) -> bool {
-    s.code() == Code::Unavailable
-        || (s.code() == Code::Unknown && s.message().contains("transport error"))
+    match s.code() {
+        Code::Unavailable | Code::Cancelled => true,
+        Code::Unknown => s.message().contains("transport error"),
+        _ => false,
+    }
 }
 
 fn status_text(s: &tonic::Status) -> String {
@@ -1069,6 +1074,22 @@ mod tests {
             r#"{{"servers": ["127.0.0.1:8001"], "model": "m", "sha256": "{}"{extra}}}"#,
             "a".repeat(64)
         )
+    }
+
+    #[test]
+    fn a_broken_connection_is_transient_and_an_answer_is_not() {
+        use tonic::Status;
+        // Seen from a server killed under calls in flight: retried and failed over.
+        assert!(is_transient(&Status::cancelled("operation was canceled")));
+        assert!(is_transport_failure(&Status::cancelled(
+            "operation was canceled"
+        )));
+        assert!(is_transient(&Status::unknown("transport error")));
+        assert!(is_transient(&Status::unavailable("connection refused")));
+        // The server's own answers are final.
+        assert!(!is_transient(&Status::invalid_argument("bad shape")));
+        assert!(!is_transient(&Status::unknown("model raised")));
+        assert!(!is_transport_failure(&Status::deadline_exceeded("late")));
     }
 
     #[test]
