@@ -244,6 +244,30 @@ pub fn plan_groups(n_tracks: &[i64]) -> Plan {
     Plan { order, groups }
 }
 
+/// Step counts a batched (asynchronous) call is padded to: the batcher merges only calls whose
+/// tensors agree beyond the batch dimension, so a few buckets keep batches full while sparing most
+/// of the padded steps (`n_tracks` is the LSTM's `sequence_lens`: padding is never read, and the
+/// results equal the unbatched call's bit for bit, `host/tests/batching.rs`).
+pub const BATCH_STEP_BUCKETS: [usize; 4] = [4, 8, 12, MAX_TRACKS];
+
+/// The bucket of [`BATCH_STEP_BUCKETS`] holding a call's longest jet.
+pub fn batch_steps(n_tracks: &[i64]) -> usize {
+    let longest = n_tracks.iter().map(|&n| steps_of(n)).max().unwrap_or(1);
+    BATCH_STEP_BUCKETS
+        .into_iter()
+        .find(|&b| b >= longest)
+        .unwrap_or(MAX_TRACKS)
+}
+
+/// The first `steps` track rows of each of `n` jets padded to `MAX_TRACKS` rows.
+fn cut_steps(tracks: &[f32], n: usize, steps: usize) -> Vec<f32> {
+    let (block, row) = (MAX_TRACKS * N_FEATURES, steps * N_FEATURES);
+    (0..n)
+        .flat_map(|j| &tracks[j * block..j * block + row])
+        .copied()
+        .collect()
+}
+
 /// Runs the model on `inputs` as planned by [`plan_groups`]: per group, the group's jets with
 /// their first `steps` track rows (`tracks` `[jets, steps, 6]`, `n_tracks` `[jets]`), through
 /// `run` (one model call, outputs in the model's order). Returns p(b), p(c), p(light) per jet in
@@ -443,8 +467,8 @@ impl Plugin for BTagRnn {
     }
 
     fn batched_model(&self) -> Option<&str> {
-        // One row per jet, every jet padded to MAX_TRACKS steps (`n_tracks` is the LSTM's
-        // sequence_lens, so padding is never read): calls of any events merge.
+        // One row per jet, padded to a step bucket (`batch_steps`): calls of any events whose
+        // longest jets fall in one bucket merge.
         Some("rnn")
     }
 
@@ -453,8 +477,13 @@ impl Plugin for BTagRnn {
         let tracks = call.f32("tracks")?;
         let offsets = call.offsets("tracks")?;
         let inputs = preprocess(jets, tracks, offsets)?;
-        let n = inputs.n_tracks.len() as i64;
-        let n_tracks = Tensor::new("n_tracks", vec![n], TensorBuf::I64(inputs.n_tracks.into()));
+        let n = inputs.n_tracks.len();
+        let steps = batch_steps(&inputs.n_tracks);
+        let n_tracks = Tensor::new(
+            "n_tracks",
+            vec![n as i64],
+            TensorBuf::I64(inputs.n_tracks.into()),
+        );
         Ok(Prepared {
             // No jets: a valid event with nothing to tag; the model is not run.
             inputs: if n == 0 {
@@ -463,8 +492,8 @@ impl Plugin for BTagRnn {
                 vec![
                     Tensor::f32(
                         "tracks",
-                        vec![n, MAX_TRACKS as i64, N_FEATURES as i64],
-                        inputs.tracks,
+                        vec![n as i64, steps as i64, N_FEATURES as i64],
+                        cut_steps(&inputs.tracks, n, steps),
                     ),
                     n_tracks.clone(),
                 ]
@@ -518,6 +547,22 @@ mod tests {
 
     fn track(pt: f32, d0: f32, sigma: f32) -> [f32; TRACK_FIELDS] {
         [pt, 0.1, 0.05, d0, 0.01, sigma, 0.05]
+    }
+
+    #[test]
+    fn batched_calls_pad_to_the_bucket_of_their_longest_jet() {
+        assert_eq!(batch_steps(&[0]), 4);
+        assert_eq!(batch_steps(&[3, 4]), 4);
+        assert_eq!(batch_steps(&[5, 1]), 8);
+        assert_eq!(batch_steps(&[9]), 12);
+        assert_eq!(batch_steps(&[13, 2]), MAX_TRACKS);
+        assert_eq!(batch_steps(&[40]), MAX_TRACKS);
+        // Cutting keeps each jet's first rows, in order.
+        let tracks: Vec<f32> = (0..2 * MAX_TRACKS * N_FEATURES).map(|i| i as f32).collect();
+        let cut = cut_steps(&tracks, 2, 4);
+        assert_eq!(cut.len(), 2 * 4 * N_FEATURES);
+        assert_eq!(cut[0], 0.0);
+        assert_eq!(cut[4 * N_FEATURES], (MAX_TRACKS * N_FEATURES) as f32);
     }
 
     #[test]
