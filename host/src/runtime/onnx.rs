@@ -156,7 +156,7 @@ pub fn environment(configured: Option<&Path>) -> Result<Arc<OrtEnv>> {
     let path = locate(configured)?;
     let version = probe_version(&path)?;
     // The PyPI build enables telemetry when the environment is created; only this variable,
-    // set before that, stops it (shared/FINDINGS.md). Grid jobs must not phone home. It is set
+    // set before that, stops it (measured with ONNX Runtime 1.31.1). Grid jobs must not phone home. It is set
     // under the ENV lock, once, before ONNX Runtime reads it.
     std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
     let builder = ort::init_from(&path)
