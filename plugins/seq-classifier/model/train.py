@@ -3,8 +3,8 @@
 The task: sequences of up to 15 steps x 8 features, zero-padded, belonging to one of three
 classes that differ in the tails and correlations of their features (a stand-in for a
 track-based tagger, with the same tensor shapes as the b-tagging RNN: 15 x 8 -> 3). The model is
-an LSTM(64) -> Dense(32) -> Dense(3) with softmax, the size of the reference b-tagger in
-ATLAS's lwtnn examples, so host overhead is measured on a model of realistic cost (~30 us/call).
+an LSTM(64) -> Dense(32) -> Dense(3) with softmax, the size of the b-tagging RNN
+(plugins/btag-rnn), so host overhead is measured on a model of realistic cost (~30 us/call).
 
 Reproducible: fixed seeds, single-threaded torch. Run from this directory:
     ../../../.venv/bin/python train.py
