@@ -20,6 +20,7 @@
 
 #include <hepinfer/hepinfer.hpp>
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <future>
@@ -32,9 +33,20 @@ using Completion = std::function<void(Outputs outputs, std::exception_ptr error)
 
 namespace detail {
 
+/// A submitted call's completion on the heap. The library hands it to the completing thread
+/// through its own (Rust) locks, which tools such as ThreadSanitizer cannot see; the
+/// release/acquire pair on `published` states that hand-off in C++ terms (one atomic per call).
+struct Pending {
+  explicit Pending(Completion d) : done(std::move(d)) {}
+  std::atomic<bool> published{false};
+  Completion done;
+};
+
 inline void complete(hepinfer_status status, hepinfer_outputs* outputs, hepinfer_error* error,
                      void* user_data) noexcept {
-  std::unique_ptr<Completion> done(static_cast<Completion*>(user_data));
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(user_data));
+  (void)pending->published.load(std::memory_order_acquire);
+  Completion& done = pending->done;
   std::exception_ptr failure;
   if (status != HEPINFER_OK) {
     try {
@@ -46,7 +58,7 @@ inline void complete(hepinfer_status status, hepinfer_outputs* outputs, hepinfer
   }
   hepinfer_error_free(error);
   try {
-    (*done)(Outputs(outputs), failure);
+    done(Outputs(outputs), failure);
   } catch (...) {
     // Nothing may unwind into the library.
   }
@@ -67,7 +79,8 @@ inline void submit(const Instance& instance, const EventKey& key, const Input* i
     c = heap.get();
   }
   for (std::size_t i = 0; i < n_inputs; ++i) c[i] = inputs[i].to_c();
-  auto user_data = std::make_unique<Completion>(std::move(done));
+  auto user_data = std::make_unique<detail::Pending>(std::move(done));
+  user_data->published.store(true, std::memory_order_release);
   hepinfer_error* error = nullptr;
   const hepinfer_status status =
       hepinfer_submit(instance.native_handle(), hepinfer_event_key{key.run, key.lumi, key.event},
