@@ -12,7 +12,10 @@ set -euo pipefail
 repo="$1" grpc="$2" http="$3"
 : "${HEPINFER_TRITONSERVER:?run: eval \"\$(scripts/setup-triton.sh)\"}"
 # The Python stub links libpython3.X.so: the one of the venv's Python, not another on the system.
-export LD_LIBRARY_PATH="$HEPINFER_TRITON_LD_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The server and its Python stubs see the Triton venv's libraries only, not a caller's own
+# LD_LIBRARY_PATH or virtual environment (e.g. the torch venv of a `--features torch` run).
+export LD_LIBRARY_PATH="$HEPINFER_TRITON_LD_LIBRARY_PATH"
+unset VIRTUAL_ENV PYTHONPATH PYTHONHOME
 exec timeout --kill-after=10 "${HEPINFER_TRITON_MAX_SECONDS:-1800}" "$HEPINFER_TRITONSERVER" \
   --model-repository="$repo" \
   --backend-directory="$HEPINFER_TRITON_BACKENDS" \
