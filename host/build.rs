@@ -18,8 +18,9 @@
 //! With the `torch` feature, also the arguments `tch`'s own build script gives its binaries
 //! (cargo does not pass a dependency's `rustc-link-arg`s on): an rpath to the libtorch directory
 //! so the library and the test programs find libtorch without `LD_LIBRARY_PATH`, and
-//! `--no-as-needed -ltorch` so the linker keeps `libtorch.so` — which pulls in `libtorch_cuda.so`
-//! and registers its operators — although no symbol of it is referenced directly.
+//! `--no-as-needed -ltorch` so the linker keeps `libtorch.so` — which, in a CUDA build of
+//! libtorch, pulls in `libtorch_cuda.so` and registers its operators — although no symbol of it
+//! is referenced directly.
 //!
 //! With the `kserve` feature, also compiles the KServe v2 protocol definitions (`proto/`) into
 //! Rust with the protoc binary of `protoc-bin-vendored` (no protoc needs to be installed).
