@@ -60,9 +60,13 @@ eval "$torch_env"
 
 step "clippy and tests with the torch feature (TorchScript backend)"
 cargo clippy -p hepinfer -p hepinfer-demo --features torch --all-targets --quiet -- -D warnings
-# The host's whole suite again with libtorch linked in (Triton and database tests included), and
-# the demo's ONNX vs TorchScript global-tag comparison (reports the measured parity).
-cargo test -p hepinfer --features torch --no-fail-fast 2>&1 | tee target/test-output-torch.txt
+# The rest of the suite ran above in the default build. Here: the torch feature's own tests, the
+# remote-model tests against Triton and the C programs linking the library (a torch-linked
+# process is where those could differ), and the demo's ONNX vs TorchScript global-tag comparison.
+cargo test -p hepinfer --features torch --no-fail-fast --lib --test torch_concurrency \
+  --test torch_determinism --test torch_errors --test torch_parity --test torch_threads \
+  --test upload --test triton --test triton_conddb --test triton_faults --test c_api \
+  2>&1 | tee target/test-output-torch.txt
 cargo test -p hepinfer-demo --features torch --test compare_torch --no-fail-fast 2>&1 | tee -a target/test-output-torch.txt
 grep -q "test result: ok" target/test-output-torch.txt
 ! grep -q "test result: FAILED" target/test-output-torch.txt

@@ -5,7 +5,9 @@
 //! and the latency bound of the issue (max delay + 2 × one full batch's execution).
 //!
 //! Needs the release plugins: `scripts/build.sh release`, then
-//! `cargo bench -p hepinfer --bench batching` (`-- --reps 5 --calls 20000 --in-flight 32`).
+//! `cargo bench -p hepinfer --bench batching` (`-- --reps 5 --calls 20000 --in-flight 32`, and
+//! `--max-items N --max-delay-us US` for other settings than the defaults, `--only per jet` for
+//! one workload).
 
 use hepinfer::{Host, Instance};
 use hepinfer_plugin_api::{EventKey, TensorView};
@@ -113,7 +115,7 @@ fn quantile(sorted: &[u64], q: f64) -> f64 {
 }
 
 /// Two framework threads, each with at most `window` calls outstanding.
-fn run(inst: &Instance, calls: &[Call], window: usize) -> Run {
+fn run(inst: &Instance, calls: &[Call], window: usize, help: bool) -> Run {
     let before = inst.batching().1.unwrap_or_default();
     let t0 = Instant::now();
     let lat: Arc<Vec<AtomicU64>> = Arc::new((0..calls.len()).map(|_| AtomicU64::new(0)).collect());
@@ -129,6 +131,12 @@ fn run(inst: &Instance, calls: &[Call], window: usize) -> Run {
                 for (i, call) in calls.iter().enumerate().skip(t).step_by(2) {
                     {
                         let mut n = w.in_flight.lock().unwrap();
+                        if help && *n >= window {
+                            // Rather than sleep, run what waits in the queues on this thread.
+                            drop(n);
+                            inst.flush();
+                            n = w.in_flight.lock().unwrap();
+                        }
                         while *n >= window {
                             n = w.cv.wait(n).unwrap();
                         }
@@ -209,7 +217,14 @@ fn main() {
     let reps = arg("--reps", 5);
     let n = arg("--calls", 20000);
     let window = arg("--in-flight", 32);
-    let (max_items, delay_us) = (32usize, 500u64);
+    // `--help-when-full`: a framework thread whose window is full calls `Instance::flush` (runs
+    // the waiting batches itself) before it sleeps, as a scheduler that helps while it waits would.
+    let help = std::env::args().any(|a| a == "--help-when-full");
+    let max_items = arg("--max-items", hepinfer::batch::DEFAULT_MAX_ITEMS);
+    let delay_us = arg(
+        "--max-delay-us",
+        hepinfer::batch::DEFAULT_MAX_DELAY_US as usize,
+    ) as u64;
     let config = serde_json::json!({
         "plugin_dirs": [plugins_dir()],
         "models": {"BTagRnnRcd": model("btag-rnn"), "JetCnnRcd": model("jet-cnn")},
@@ -231,7 +246,17 @@ fn main() {
         ("btag-rnn 4-jet events", "btag-rnn", btag_calls(n / 4, 4), 4),
         ("jet-cnn per image", "jet-cnn", cnn_calls(n / 2), 1),
     ];
+    // `--only TEXT`: just the workloads whose label contains TEXT (e.g. for a profiler).
+    let only: Option<String> = {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1).cloned())
+    };
     for (label, plugin, calls, items) in &scenarios {
+        if only.as_deref().is_some_and(|o| !label.contains(o)) {
+            continue;
+        }
         let off = host
             .instance(plugin, r#"{"batching": {"enabled": false}}"#)
             .expect("instance");
@@ -260,12 +285,12 @@ fn main() {
         };
         let bound = delay_us as f64 + 2.0 * batch_us;
         // Warm-up of both instances.
-        run(&off, &calls[..calls.len().min(500)], window);
-        run(&on, &calls[..calls.len().min(500)], window);
+        run(&off, &calls[..calls.len().min(500)], window, help);
+        run(&on, &calls[..calls.len().min(500)], window, help);
         let mut res: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..reps {
-            res[0].push(run(&off, calls, window));
-            res[1].push(run(&on, calls, window));
+            res[0].push(run(&off, calls, window, help));
+            res[1].push(run(&on, calls, window, help));
         }
         let base = median(res[0].iter().map(|r| r.calls_per_s).collect());
         for (mode, rs) in ["off", "on"].iter().zip(&res) {

@@ -136,8 +136,10 @@ pub unsafe extern "C" fn hepinfer_submit(
 }
 
 /// Executes every request of this instance still waiting for a batch now, on this thread (their
-/// callbacks run here). For the end of a run or of the job; never needed for correctness, since
-/// a waiting request is executed at the latest `max_delay_us` after it was queued.
+/// callbacks run here). For the end of a run or of the job, and for a thread that would
+/// otherwise sleep until its results arrive (the batches run on it instead of all on the host's
+/// one `hepinfer-batch` thread). Never needed for correctness: a waiting request is executed at
+/// the latest `max_delay_us` after it was queued.
 ///
 /// # Safety
 /// `instance` is a valid instance; `out_error` NULL or valid.
