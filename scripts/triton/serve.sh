@@ -14,8 +14,14 @@ repo="$1" grpc="$2" http="$3"
 # The Python stub links libpython3.X.so: the one of the venv's Python, not another on the system.
 # The server and its Python stubs see the Triton venv's libraries only, not a caller's own
 # LD_LIBRARY_PATH or virtual environment (e.g. the torch venv of a `--features torch` run).
+# PATH too: the stub's embedded Python took its prefix (its site-packages: numpy, onnxruntime)
+# from the first `python3` on PATH; with a torch venv first there, the Python backend answered
+# with empty output tensors.
 export LD_LIBRARY_PATH="$HEPINFER_TRITON_LD_LIBRARY_PATH"
 unset VIRTUAL_ENV PYTHONPATH PYTHONHOME
+if [ -n "${HEPINFER_TRITON_PYTHON:-}" ]; then
+  export PATH="$(dirname "$HEPINFER_TRITON_PYTHON"):$PATH"
+fi
 exec timeout --kill-after=10 "${HEPINFER_TRITON_MAX_SECONDS:-1800}" "$HEPINFER_TRITONSERVER" \
   --model-repository="$repo" \
   --backend-directory="$HEPINFER_TRITON_BACKENDS" \
