@@ -22,6 +22,30 @@ fn server() -> std::sync::Arc<(tempfile::TempDir, Triton)> {
     ])
 }
 
+/// Two hosts on the same plugins: btag-rnn on local ONNX Runtime, and btag-rnn served by the
+/// shared Triton under `model` (its own statistics). Keep the returned server and files alive.
+fn local_and_remote_btag(
+    model: &str,
+) -> (
+    std::sync::Arc<(tempfile::TempDir, Triton)>,
+    [tempfile::TempDir; 2],
+    hepinfer::Host,
+    hepinfer::Host,
+) {
+    let t = server();
+    let plugins = plugin_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("btag.kserve");
+    let sha = sha256_file(&onnx("btag-rnn"));
+    std::fs::write(&b, payload(&[t.1.url()], model, &sha, 10_000, 2, None)).unwrap();
+    let local = host(
+        plugins.path(),
+        serde_json::json!({"BTagRnnRcd": onnx("btag-rnn")}),
+    );
+    let remote = host(plugins.path(), serde_json::json!({"BTagRnnRcd": b}));
+    (t, [plugins, dir], local, remote)
+}
+
 /// Writes the kserve payloads for both models served by `url` into `dir`; returns their paths.
 fn payload_files(dir: &std::path::Path, url: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let b = dir.join("btag.kserve");
@@ -132,21 +156,7 @@ fn btag_and_jet_cnn_through_triton_equal_local_onnxruntime_on_the_golden_events(
 
 #[test]
 fn eight_threads_share_one_server_without_mixing_results_and_the_server_batches_them() {
-    let t = server();
-    let plugins = plugin_dir();
-    let dir = tempfile::tempdir().unwrap();
-    let b = dir.path().join("btag.kserve");
-    let sha = sha256_file(&onnx("btag-rnn"));
-    std::fs::write(
-        &b,
-        payload(&[t.1.url()], "btag-rnn-threads", &sha, 10_000, 2, None),
-    )
-    .unwrap();
-    let local = host(
-        plugins.path(),
-        serde_json::json!({"BTagRnnRcd": onnx("btag-rnn")}),
-    );
-    let remote = host(plugins.path(), serde_json::json!({"BTagRnnRcd": b}));
+    let (t, _files, local, remote) = local_and_remote_btag("btag-rnn-threads");
     let (li, ri) = (
         local.instance("btag-rnn", "{}").unwrap(),
         remote.instance("btag-rnn", "{}").unwrap(),
@@ -249,21 +259,7 @@ fn a_server_serving_another_model_file_is_refused_naming_both_hashes() {
 fn cross_event_batching_merges_asynchronous_calls_into_fewer_remote_calls() {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
-    let t = server();
-    let plugins = plugin_dir();
-    let dir = tempfile::tempdir().unwrap();
-    let b = dir.path().join("btag.kserve");
-    let sha = sha256_file(&onnx("btag-rnn"));
-    std::fs::write(
-        &b,
-        payload(&[t.1.url()], "btag-rnn-batched", &sha, 10_000, 2, None),
-    )
-    .unwrap();
-    let local = host(
-        plugins.path(),
-        serde_json::json!({"BTagRnnRcd": onnx("btag-rnn")}),
-    );
-    let remote = host(plugins.path(), serde_json::json!({"BTagRnnRcd": b}));
+    let (t, _files, local, remote) = local_and_remote_btag("btag-rnn-batched");
     let li = local.instance("btag-rnn", "{}").unwrap();
     // The same batcher as for local models: the plugin's prepare stage, merged model calls.
     let ri = remote
