@@ -302,14 +302,7 @@ fn cross_event_batching_merges_asynchronous_calls_into_fewer_remote_calls() {
                         key(th, i),
                         &[TensorView::f32("jets", &js, &jets), tv],
                         Box::new(move |r| {
-                            let out = r.expect("batched remote call");
-                            let p = out
-                                .tensors
-                                .iter()
-                                .find(|t| t.name.as_str() == "probabilities")
-                                .and_then(|t| t.as_f32())
-                                .expect("probabilities")
-                                .to_vec();
+                            let p = probabilities(&r.expect("batched remote call"));
                             got.lock().unwrap().insert(event, p);
                         }),
                     )

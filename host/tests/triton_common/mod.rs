@@ -397,14 +397,17 @@ pub fn run_btag(
         },
         &[TensorView::f32("jets", &js, jets), tv],
     )?;
-    let p = out
-        .tensors
+    Ok((probabilities(&out), out.provenance))
+}
+
+/// btag-rnn's `probabilities` output [n, 3] of one call.
+pub fn probabilities(out: &hepinfer::CallOutputs) -> Vec<f32> {
+    out.tensors
         .iter()
         .find(|t| t.name.as_str() == "probabilities")
         .and_then(|t| t.as_f32())
         .expect("probabilities")
-        .to_vec();
-    Ok((p, out.provenance))
+        .to_vec()
 }
 
 /// Largest absolute difference.
