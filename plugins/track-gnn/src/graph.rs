@@ -560,8 +560,9 @@ impl<'g> GraphBuilder<'g> {
         }
         for (l, hits) in self.members.iter().enumerate() {
             let (tk, td) = (TRIPLET_DKAPPA[l], TRIPLET_DDIP[l]);
-            let middle = tk > 0.0 && td > 0.0; // innermost and outermost layers never are
-                                               // This layer's inner doublets grouped by hit: [first[i], first[i + 1]) for hit i.
+            // The innermost and outermost layers are never in the middle.
+            let middle = tk > 0.0 && td > 0.0;
+            // This layer's inner doublets grouped by hit: [first[i], first[i + 1]) for hit i.
             let mut cached = waiting[l].take().map(|w| {
                 held -= w.len();
                 group_by(
