@@ -29,6 +29,16 @@ import onnx
 from onnx import helper, numpy_helper
 
 
+def prune(nodes, graph):
+    """`nodes` without those whose outputs nothing reads any more, repeated until none is left."""
+    while True:
+        used = {i for n in nodes for i in n.input} | {o.name for o in graph.output}
+        keep = [n for n in nodes if any(o in used for o in n.output)]
+        if len(keep) == len(nodes):
+            return nodes
+        nodes = keep
+
+
 def rewrite(model):
     """The model with every scatter-add as ScatterND; unused nodes removed."""
     graph = model.graph
@@ -46,13 +56,7 @@ def rewrite(model):
                                           list(n.output), name=n.name + "_nd", reduction="add"))
         else:
             nodes.append(n)
-    # Drop nodes whose outputs nothing reads any more, until none is left.
-    while True:
-        used = {i for n in nodes for i in n.input} | {o.name for o in graph.output}
-        keep = [n for n in nodes if any(o in used for o in n.output)]
-        if len(keep) == len(nodes):
-            break
-        nodes = keep
+    nodes = prune(nodes, graph)
     del graph.node[:]
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
@@ -146,12 +150,7 @@ def split_concat_gemms(model):
                 nodes.append(gemm(p, weight(f"{base}/w{k}", w[:, cols[k]:cols[k + 1]]), acc, out))
                 acc = out
     new_init.append(numpy_helper.from_array(np.array([1], np.int64), "split_axis1"))
-    while True:
-        used = {i for n in nodes for i in n.input} | {o.name for o in graph.output}
-        keep = [n for n in nodes if any(o in used for o in n.output)]
-        if len(keep) == len(nodes):
-            break
-        nodes = keep
+    nodes = prune(nodes, graph)
     used = {i for n in nodes for i in n.input}
     kept_init = [t for t in list(graph.initializer) + new_init if t.name in used]
     del graph.node[:]

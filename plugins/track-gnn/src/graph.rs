@@ -828,18 +828,11 @@ mod tests {
 
     #[test]
     fn doublets_searched_again_when_over_budget_give_the_same_graph() {
-        use toydet::tracker::{event_rng, generate_event, TrackerConfig};
-        let cfg = TrackerConfig {
-            n_particles: 2000,
-            ..TrackerConfig::default()
-        };
-        let ev = generate_event(&cfg, &mut event_rng(77, 0));
-        let hits: Vec<f32> = ev
-            .hits
-            .iter()
-            .flat_map(|h| [h.x_mm, h.y_mm, h.z_mm])
-            .collect();
-        let layers: Vec<i32> = ev.hits.iter().map(|h| i32::from(h.layer)).collect();
+        // The golden dense event (2,000 particles), whose default graph tests/golden.rs checks
+        // against Python.
+        let npz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("model/golden.npz");
+        let golden = hepinfer_plugin_testing::read_npz(&npz);
+        let (hits, layers) = (golden["dense_hits"].f32(), golden["dense_hit_layer"].i32());
         let g = HitGeometry::new(&hits, &layers).unwrap();
         let b = GraphBuilder::new(&g);
         let all = b.build(Limits::NONE).unwrap();
