@@ -56,6 +56,7 @@ fn overhead(c: &mut Criterion) {
         session_mode: hepinfer::config::SessionMode::Shared,
         pool_size: 1,
         cpu_arena: false,
+        native_kernels: false,
     };
     let bytes = std::fs::read(&model).expect("model");
     let mut direct = onnx::session_builder(&env, &opts)

@@ -126,6 +126,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
         session_mode: cfg.session_mode,
         pool_size: cfg.session_pool_size,
         cpu_arena: cfg.cpu_arena,
+        native_kernels: cfg.native_kernels,
     };
     let bytes = std::fs::read(&opts.model).map_err(|e| format!("{}: {e}", opts.model.display()))?;
     let mut direct = onnx::session_builder(&env, &load)
@@ -649,9 +650,19 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
     let cfg = HostConfig::from_json(&opts.host_config).map_err(|e| e.to_string())?;
     let host = CHost::new(&opts.host_config).map_err(|e| e.to_string())?;
     let inst = host.instance("btag-rnn", "{}").map_err(|e| e.to_string())?;
+    // The same plugin and model file with the native kernel off: ONNX Runtime serves the model.
+    let mut ort_cfg: serde_json::Value =
+        serde_json::from_str(&opts.host_config).map_err(|e| e.to_string())?;
+    ort_cfg["native_kernels"] = serde_json::Value::Bool(false);
+    let host_ort = CHost::new(&ort_cfg.to_string()).map_err(|e| e.to_string())?;
+    let inst_ort = host_ort
+        .instance("btag-rnn", "{}")
+        .map_err(|e| e.to_string())?;
     let env = onnx::current_environment().ok_or("ONNX Runtime environment missing")?;
     let bytes = std::fs::read(&opts.model).map_err(|e| format!("{}: {e}", opts.model.display()))?;
     let raw = RawSession::new(&env, &bytes, cfg.cpu_arena)?;
+    let kernel = hepinfer_lstm::LstmClassifier::from_onnx(&bytes)
+        .map_err(|e| format!("{}: {e}", opts.model.display()))?;
     // The peak is measured several times during the run and the best kept: on a shared machine a
     // single measurement may catch a busy moment.
     let mut peak = fma_peak_gflops(Duration::from_millis(300));
@@ -680,10 +691,13 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
     );
     println!(
         "columns: hepinfer = btag-rnn plugin through the C ABI from raw jets and tracks (preprocessing, \
-         variable-length packing, model, discriminant); raw ORT = the model through the ONNX Runtime C API \
+         variable-length packing, model, discriminant), the model served by the native LSTM kernel \
+         ({}, the default) or by ONNX Runtime (\"native_kernels\": false); kernel = the native \
+         kernel alone on the preprocessed inputs cut at the batch's longest jet; raw ORT = the model through the ONNX Runtime C API \
          (CreateTensorWithDataAsOrtValue + Run + GetTensorMutableData per call), inputs already \
          preprocessed, padded to 15 steps or cut at the batch's longest jet; Python = onnxruntime's \
-         InferenceSession.run, padded to 15 steps"
+         InferenceSession.run, padded to 15 steps",
+        kernel.kernel().name()
     );
     println!();
 
@@ -720,6 +734,25 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
                 .expect("btag-rnn call through the C ABI");
             std::hint::black_box(out.f32("probabilities").expect("probabilities"));
         };
+        let abi_call_ort = |t: usize| {
+            let (jets, tracks, offsets) = &raw_jets[t];
+            let (js, ts) = ([b as i64, 3], [(tracks.len() / 7) as i64, 7]);
+            let mut tin = f32_input(c"tracks", &ts, tracks);
+            tin.offsets = offsets.as_ptr();
+            tin.n_offsets = offsets.len();
+            let input = [f32_input(c"jets", &js, jets), tin];
+            let out = inst_ort
+                .process(hepinfer_event_key::default(), &input)
+                .expect("btag-rnn call through the C ABI");
+            std::hint::black_box(out.f32("probabilities").expect("probabilities"));
+        };
+        let native_alone = |t: usize| {
+            let (x, steps) = &longest[t];
+            let out = kernel
+                .run(x, [b, *steps, BT_FEATURES], &raw_in[t].1)
+                .expect("native kernel");
+            std::hint::black_box(out);
+        };
         let raw_padded = |t: usize| {
             let mut out = Vec::new();
             raw.run(&raw_in[t].0, BT_STEPS, &raw_in[t].1, &mut out)
@@ -732,7 +765,13 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
                 .expect("raw ORT call");
             std::hint::black_box(out);
         };
-        let sides: [&(dyn Fn(usize) + Sync); 3] = [&abi_call, &raw_padded, &raw_longest];
+        let sides: [&(dyn Fn(usize) + Sync); 5] = [
+            &abi_call,
+            &abi_call_ort,
+            &native_alone,
+            &raw_padded,
+            &raw_longest,
+        ];
         for &threads in &opts.threads {
             for side in sides {
                 rate(threads, opts.round_time / 4, side); // warm-up
@@ -740,7 +779,7 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
             if let Ok(p) = py.as_mut() {
                 p.round(b, threads, opts.round_time / 4)?; // warm-up
             }
-            // The Python side is the last of the rotation (index 3) when it runs.
+            // The Python side is the last of the rotation when it runs.
             let n_sides = sides.len() + usize::from(py.is_ok());
             let mut figures = vec![Vec::new(); n_sides];
             for r in 0..opts.rounds {
@@ -782,25 +821,38 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
         ),
         None => format!("{us:>8.2}      "),
     };
-    println!(
-        "{:>5} {:>7}  {:>15}  {:>15}  {:>15}  {:>15}",
-        "batch", "threads", "hepinfer C ABI", "raw ORT 15 st.", "raw ORT longest", "Python 15 st."
-    );
-    println!(
-        "{:>5} {:>7}  {:>15}  {:>15}  {:>15}  {:>15}",
-        "", "", "µs/jet  %peak", "µs/jet  %peak", "µs/jet  %peak", "µs/jet  %peak"
-    );
+    let heads = [
+        "hepinfer native",
+        "hepinfer ORT",
+        "kernel alone",
+        "raw ORT 15 st.",
+        "raw ORT longest",
+        "Python 15 st.",
+    ];
+    print!("{:>5} {:>7}", "batch", "threads");
+    for h in heads {
+        print!("  {h:>15}");
+    }
+    println!();
+    print!("{:>5} {:>7}", "", "");
+    for _ in heads {
+        print!("  {:>15}", "µs/jet  %peak");
+    }
+    println!();
+    let rows_summary: Vec<(usize, usize, Vec<f64>, ())> = rows
+        .iter()
+        .map(|(b, t, us, _)| (*b, *t, us.clone(), ()))
+        .collect();
     for (b, threads, us, python) in rows {
         let python = match python {
             None => format!("{:>15}", "MISSING"),
             Some(us) => fmt(us, threads),
         };
-        println!(
-            "{b:>5} {threads:>7}  {}  {}  {}  {python}",
-            fmt(us[0], threads),
-            fmt(us[1], threads),
-            fmt(us[2], threads)
-        );
+        print!("{b:>5} {threads:>7}");
+        for &u in &us {
+            print!("  {}", fmt(u, threads));
+        }
+        println!("  {python}");
     }
     if let Some(e) = &py_error {
         println!();
@@ -816,5 +868,12 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
     println!(
         "goals (issue #16): hepinfer ≤ 15 µs/jet at batch 1, ≤ 7 µs/jet at batch 64 (one thread)"
     );
+    for (b, threads, us, _) in rows_summary {
+        println!(
+            "batch {b:>2}, {threads} thread(s): hepinfer native is {:.2}x hepinfer on ONNX Runtime, {:.2}x raw ORT (longest)",
+            us[1] / us[0],
+            us[4] / us[0]
+        );
+    }
     Ok(())
 }

@@ -114,6 +114,7 @@ impl Host {
             session_mode: config.session_mode,
             pool_size: config.session_pool_size,
             cpu_arena: config.cpu_arena,
+            native_kernels: config.native_kernels,
         };
         let warn_to = logger.clone();
         let cache = Arc::new(

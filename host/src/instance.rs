@@ -435,6 +435,14 @@ impl Instance {
         let Some((index, batcher)) = &self.batching else {
             return self.process(event, inputs).map(|out| done(Ok(out)));
         };
+        // A model that gains nothing from merged calls runs this one now, as with batching off.
+        // (An event whose model cannot be found goes the usual way, which reports it.)
+        if self
+            .model_for(*index, event)
+            .is_ok_and(|c| !c.model.model.merging_pays())
+        {
+            return self.process(event, inputs).map(|out| done(Ok(out)));
+        }
         let start = Instant::now();
         let queued = self.prepare(*index, event, inputs);
         let (prepared, cur, mut provenance) = match queued {

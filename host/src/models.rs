@@ -378,6 +378,7 @@ mod tests {
                 session_mode: SessionMode::Shared,
                 pool_size: 1,
                 cpu_arena: false,
+                native_kernels: true,
             },
         )
     }

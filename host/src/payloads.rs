@@ -44,6 +44,7 @@ pub fn check_model(object_type: &str, data: &[u8]) -> Result<String, String> {
         session_mode: SessionMode::Shared,
         pool_size: 1,
         cpu_arena: false,
+        native_kernels: true,
     };
     let model = runtime::load(object_type, data, &opts).map_err(|e| e.to_string())?;
     if model.inputs().is_empty() || model.outputs().is_empty() {

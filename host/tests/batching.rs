@@ -286,10 +286,12 @@ fn submit(inst: &Instance, e: &Event, results: &Arc<Results>) -> Result<()> {
 fn sixteen_threads_across_runs_get_exactly_their_unbatched_outputs() {
     let plugins = common::plugin_dir(&["btag_rnn"]);
     let (_d, url, h1, h2) = conditions();
+    // ONNX Runtime serves the b-tag model here: calls on the native kernel are never merged
+    // (`native_kernel_calls_run_unmerged`).
     let host = host(
         plugins.path(),
         &url,
-        r#", "batching": {"max_items": 32, "max_delay_us": 300}"#,
+        r#", "native_kernels": false, "batching": {"max_items": 32, "max_delay_us": 300}"#,
     );
     let reference = host
         .instance("btag-rnn", r#"{"batching": {"enabled": false}}"#)
@@ -421,10 +423,63 @@ fn sixteen_threads_across_runs_get_exactly_their_unbatched_outputs() {
 }
 
 #[test]
-fn shutdown_with_requests_in_flight_completes_every_one() {
+fn native_kernel_calls_run_unmerged_and_equal_the_synchronous_ones() {
+    // The native LSTM kernel has no per-call cost to amortise: merging would only add the
+    // batcher's work, so submitted calls run at once, on the caller's thread.
     let plugins = common::plugin_dir(&["btag_rnn"]);
     let (_d, url, _h1, _h2) = conditions();
     let host = host(plugins.path(), &url, "");
+    let inst = host.instance("btag-rnn", "{}").unwrap();
+    let results = Arc::new(Results::default());
+    let evs = events(200);
+    let mut refused = 0;
+    for e in &evs {
+        let shapes = e.views();
+        let sync = inst.process(e.key, &inputs(e, &shapes));
+        match submit(&inst, e, &results) {
+            Ok(()) => {
+                // Completed before submit returned, with the synchronous call's bits.
+                let got = results.done.lock().unwrap();
+                let out = got[&e.key.event].as_ref().expect("completed");
+                let want = sync.expect("the synchronous call succeeds too");
+                let a: Vec<Vec<u64>> = out.tensors.iter().map(bits).collect();
+                let b: Vec<Vec<u64>> = want.tensors.iter().map(bits).collect();
+                assert_eq!(a, b, "event {}", e.key.event);
+                let served = out
+                    .provenance
+                    .first()
+                    .and_then(|p| p.served_by.as_deref())
+                    .unwrap_or_default();
+                assert!(
+                    served.contains("native LSTM kernel") || e.jets.is_empty(),
+                    "{served}"
+                );
+            }
+            Err(_) => {
+                assert!(
+                    sync.is_err(),
+                    "event {}: refused only if process refuses",
+                    e.key.event
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused < evs.len() / 2);
+    let (_, counters) = inst.batching();
+    let c = counters.expect("btag-rnn is a batching plugin");
+    assert_eq!((c.requests, c.model_calls), (0, 0), "{c:?}");
+    assert!(
+        !host.batch_thread_started(),
+        "no flusher thread for unmerged calls"
+    );
+}
+
+#[test]
+fn shutdown_with_requests_in_flight_completes_every_one() {
+    let plugins = common::plugin_dir(&["btag_rnn"]);
+    let (_d, url, _h1, _h2) = conditions();
+    let host = host(plugins.path(), &url, r#", "native_kernels": false"#);
     // A delay far longer than the test: only the shutdown can complete these.
     let inst = host
         .instance(

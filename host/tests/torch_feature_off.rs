@@ -12,6 +12,7 @@ fn torchscript_payloads_say_that_the_feature_is_off() {
         session_mode: SessionMode::Shared,
         pool_size: 1,
         cpu_arena: false,
+        native_kernels: false,
     };
     let bytes = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/btag-rnn/model/model.pt"),

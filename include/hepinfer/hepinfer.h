@@ -62,6 +62,10 @@
 // Largest accepted `max_delay_us` (1 s): longer is a configuration mistake, not a policy.
 #define MAX_DELAY_LIMIT_US 1000000
 
+// Largest difference from ONNX Runtime's probabilities the native kernel may show on the
+// load-time probe (it shows ~1e-7: the sums are grouped differently, the exponential is its own).
+#define NATIVE_TOLERANCE 1e-5
+
 // Status of a C API call. Values are stable: they are part of the ABI.
 typedef enum hepinfer_status {
   // Success.
@@ -228,7 +232,9 @@ const char *hepinfer_status_name(uint32_t status);
 //
 // Keys: `plugin_dirs` (array of directories), `onnxruntime` (path of libonnxruntime.so),
 // `intra_op_threads` (default 1), `log_level` ("trace".."error", default "info"),
-// `session_mode` ("shared" or "pool"), `session_pool_size`, `cpu_arena`, `models`
+// `session_mode` ("shared" or "pool"), `session_pool_size`, `cpu_arena`, `native_kernels`
+// (default true: the b-tag LSTM runs on hepinfer's native kernel, checked against ONNX Runtime
+// at load), `models`
 // (`{"Record/label": "file.onnx"}`), `conddb` + `global_tag`, `overrides`, `payload_cache`,
 // `db_retries`, `db_backoff_ms`, `model_cache_bytes`. Unknown keys are an error.
 //

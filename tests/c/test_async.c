@@ -2,6 +2,8 @@
  * per-jet btag-rnn calls with many in flight, overwrite their input buffers as soon as
  * hepinfer_submit returns, and every completion is compared bit for bit with hepinfer_process.
  * Also: refused submissions never call back, freeing an instance completes what is queued.
+ * ONNX Runtime serves the model (native_kernels off): calls on the native LSTM kernel are run
+ * at once, never merged, and this test is about merging.
  *
  * usage: test_async PLUGIN_DIR BTAG_MODEL_ONNX
  */
@@ -141,7 +143,8 @@ int main(int argc, char **argv) {
   char config[4096];
   snprintf(config, sizeof config,
            "{\"plugin_dirs\": [\"%s\"], \"models\": {\"BTagRnnRcd\": \"%s\"}, \"log_level\": "
-           "\"warn\", \"batching\": {\"max_items\": 32, \"max_delay_us\": 200}}",
+           "\"warn\", \"native_kernels\": false, "
+           "\"batching\": {\"max_items\": 32, \"max_delay_us\": 200}}",
            argv[1], argv[2]);
   hepinfer_host *host = NULL;
   hepinfer_error *err = NULL;

@@ -389,7 +389,13 @@ fn run(args: Args) -> Result<(), String> {
     if batching {
         for (w, inst) in sides[0].workloads.iter().zip(&sides[0].instances) {
             let b = inst.batching().map_err(|e| e.to_string())?;
-            if b["batched"] == true {
+            if b["batched"] == true && b["model_calls"] == 0 {
+                // The model's backend gains nothing from merged calls (the native LSTM kernel).
+                println!(
+                    "{}: cross-event batching on, calls run unmerged (the model's backend has no per-call cost to amortise)",
+                    w.plugin()
+                );
+            } else if b["batched"] == true {
                 println!(
                     "{}: cross-event batching, {:.1} items per model call ({} items in {} calls; max {}, max delay {} µs)",
                     w.plugin(),

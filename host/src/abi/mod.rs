@@ -591,7 +591,9 @@ pub(crate) fn status_name(status: u32) -> &'static str {
 ///
 /// Keys: `plugin_dirs` (array of directories), `onnxruntime` (path of libonnxruntime.so),
 /// `intra_op_threads` (default 1), `log_level` ("trace".."error", default "info"),
-/// `session_mode` ("shared" or "pool"), `session_pool_size`, `cpu_arena`, `models`
+/// `session_mode` ("shared" or "pool"), `session_pool_size`, `cpu_arena`, `native_kernels`
+/// (default true: the b-tag LSTM runs on hepinfer's native kernel, checked against ONNX Runtime
+/// at load), `models`
 /// (`{"Record/label": "file.onnx"}`), `conddb` + `global_tag`, `overrides`, `payload_cache`,
 /// `db_retries`, `db_backoff_ms`, `model_cache_bytes`. Unknown keys are an error.
 ///

@@ -45,6 +45,12 @@ pub trait Model: Send + Sync {
     fn describe(&self) -> Option<String> {
         None
     }
+    /// Whether merging calls from many events into one call of this model saves time. False for
+    /// a backend without a per-call cost to amortise (the native LSTM kernel), where the
+    /// asynchronous path's queueing would only add work: such calls run at once, unmerged.
+    fn merging_pays(&self) -> bool {
+        true
+    }
     /// Counters of a remote model (calls per server, retries, failovers, fallback calls).
     #[cfg(feature = "kserve")]
     fn remote_stats(&self) -> Option<kserve::RemoteStats> {
@@ -88,6 +94,9 @@ pub struct LoadOptions {
     pub pool_size: usize,
     /// ONNX Runtime CPU arena.
     pub cpu_arena: bool,
+    /// Run ONNX recurrent classifiers that `hepinfer-lstm` recognises with its native kernel
+    /// (checked against ONNX Runtime when loaded) instead of ONNX Runtime.
+    pub native_kernels: bool,
 }
 
 /// Loads a payload of `object_type` into a model of the matching backend.

@@ -25,6 +25,7 @@ pub fn opts(threads: usize) -> LoadOptions {
         session_mode: SessionMode::Shared,
         pool_size: 1,
         cpu_arena: false,
+        native_kernels: false,
     }
 }
 

@@ -194,3 +194,58 @@ fn one_jet_per_call_and_mixed_batches_match_python_onnxruntime() {
     eprintln!("btag-rnn 64 mixed jets per call vs Python onnxruntime: max |diff| = {d:e}");
     assert!(d <= 1e-5, "64 jets: max |diff| = {d}");
 }
+
+/// A host serving `file` with the native LSTM kernel on (the default) or off (ONNX Runtime).
+fn host_with(
+    native: bool,
+    file: &str,
+) -> (hepinfer_plugin_testing::tempfile::TempDir, hepinfer::Host) {
+    let dir = common::plugin_dir();
+    let cfg = serde_json::json!({
+        "plugin_dirs": [dir.path()],
+        "models": { "BTagRnnRcd": common::model_dir().join(file) },
+        "log_level": "warn",
+        "native_kernels": native,
+    });
+    let host = hepinfer::Host::new(&cfg.to_string(), None, std::ptr::null_mut()).expect("host");
+    (dir, host)
+}
+
+#[test]
+fn native_kernel_and_onnxruntime_agree_and_provenance_says_which_ran() {
+    let g = common::golden();
+    let (jets, tracks, offsets) = raw_inputs(&g);
+    let n = jets.len() / 3;
+    for file in ["model.onnx", "model_v2.onnx"] {
+        let mut probs = Vec::new();
+        for native in [true, false] {
+            let (_dir, host) = host_with(native, file);
+            let inst = host.instance("btag-rnn", "{}").unwrap();
+            let (jshape, tshape) = ([n as i64, 3], [(tracks.len() / 7) as i64, 7]);
+            let mut tv = TensorView::f32("tracks", &tshape, &tracks);
+            tv.offsets = offsets.as_slice().into();
+            let out = inst
+                .process(
+                    EventKey::default(),
+                    &[TensorView::f32("jets", &jshape, &jets), tv],
+                )
+                .unwrap();
+            let served = out.provenance[0].served_by.clone();
+            if native {
+                let s = served.expect("the native kernel is named in the provenance");
+                assert!(s.contains("native LSTM kernel"), "{file}: {s}");
+            } else {
+                assert_eq!(served, None, "{file}: ONNX Runtime serves the model itself");
+            }
+            let p = out
+                .tensors
+                .iter()
+                .find(|t| t.name.as_str() == "probabilities")
+                .unwrap();
+            probs.push(p.as_f32().unwrap().to_vec());
+        }
+        let d = common::max_abs_diff(&probs[0], &probs[1]);
+        eprintln!("{file}: native kernel vs ONNX Runtime on the golden jets: max |diff| = {d:e}");
+        assert!(d <= 1e-6, "{file}: native vs ONNX Runtime max |diff| = {d}");
+    }
+}
