@@ -41,12 +41,15 @@ pub enum Error {
 }
 
 /// Which compiled variant of the arithmetic runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kernel {
-    /// AVX2 with fused multiply-add (x86-64 CPUs since 2013).
-    Fma,
     /// Plain multiply and add, any CPU.
     Portable,
+    /// AVX2 with fused multiply-add (x86-64 CPUs since 2013).
+    Fma,
+    /// AVX-512 with fused multiply-add: the same operations per element as [`Kernel::Fma`],
+    /// hence the same bits, in larger tiles.
+    Avx512,
 }
 
 impl Kernel {
@@ -55,7 +58,11 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            return Kernel::Fma;
+            return if std::arch::is_x86_feature_detected!("avx512f") {
+                Kernel::Avx512
+            } else {
+                Kernel::Fma
+            };
         }
         Kernel::Portable
     }
@@ -63,6 +70,7 @@ impl Kernel {
     /// `"avx2+fma"` or `"portable"`.
     pub fn name(self) -> &'static str {
         match self {
+            Kernel::Avx512 => "avx512+fma",
             Kernel::Fma => "avx2+fma",
             Kernel::Portable => "portable",
         }
@@ -87,10 +95,14 @@ pub(crate) struct Dense {
 }
 
 /// Weights `get(k, unit)` for `k_len` inputs and `units` outputs in the kernel's layout: passes
-/// of `kernel::PASS` units, `[unit / PASS][k][unit % PASS]`, padded with zeros to whole passes.
+/// of `pass` units, `[unit / pass][k][unit % pass]`, padded with zeros to whole passes.
 /// Returns the weights and the padded unit count.
-fn pass_layout(k_len: usize, units: usize, get: impl Fn(usize, usize) -> f32) -> (Vec<f32>, usize) {
-    let pass = kernel::PASS;
+fn pass_layout(
+    k_len: usize,
+    units: usize,
+    pass: usize,
+    get: impl Fn(usize, usize) -> f32,
+) -> (Vec<f32>, usize) {
     let padded = units.div_ceil(pass) * pass;
     let mut w = vec![0.0f32; k_len * padded];
     for unit in 0..units {
@@ -110,7 +122,7 @@ pub struct LstmClassifier {
     output: String,
     pub(crate) features: usize,
     pub(crate) hidden: usize,
-    /// 4·hidden rounded up to the kernel's widest block (the padding columns are zero).
+    /// 4·hidden rounded up to a whole pass of `kernel::PASS` units (the padding columns are zero).
     pub(crate) gates_padded: usize,
     /// The gate weights, inputs k = x then h, units in ONNX's gate order i, o, f, c, stored in
     /// passes of `kernel::PASS` units: `[unit / PASS][k][unit % PASS]`.
@@ -141,7 +153,7 @@ impl LstmClassifier {
         layers: Vec<Dense>,
     ) -> Result<Self, Error> {
         let g = 4 * hidden;
-        let (w_gates, gp) = pass_layout(features + hidden, g, |k, unit| {
+        let (w_gates, gp) = pass_layout(features + hidden, g, kernel::PASS, |k, unit| {
             if k < features {
                 w[unit * features + k]
             } else {
@@ -162,7 +174,12 @@ impl LstmClassifier {
         }
         let mut layers = layers;
         for l in &mut layers {
-            let (w_pass, padded) = pass_layout(l.n_in, l.n_out, |k, o| l.w_io[k * l.n_out + o]);
+            let (w_pass, padded) = pass_layout(
+                l.n_in,
+                l.n_out,
+                kernel::DENSE_WIDE * kernel::BLOCK,
+                |k, o| l.w_io[k * l.n_out + o],
+            );
             l.b_pad = l.b.clone();
             l.b_pad.resize(padded, 0.0);
             (l.w_pass, l.padded) = (w_pass, padded);
@@ -220,14 +237,10 @@ impl LstmClassifier {
         self.kernel
     }
 
-    /// Chooses the variant (e.g. [`Kernel::Portable`] to compare with); a CPU without AVX2 or
-    /// FMA always runs the portable one.
+    /// Chooses the variant (e.g. [`Kernel::Portable`] to compare with); one this CPU cannot run
+    /// is replaced by the best it can ([`Kernel::detect`]).
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
-        self.kernel = if kernel == Kernel::Fma && Kernel::detect() != Kernel::Fma {
-            Kernel::Portable
-        } else {
-            kernel
-        };
+        self.kernel = kernel.min(Kernel::detect());
         self
     }
 
@@ -279,9 +292,11 @@ impl LstmClassifier {
         }
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Fma` is only set when the CPU has AVX2 and FMA (`with_kernel`,
-            // `Kernel::detect`).
+            // SAFETY: `Kernel::Fma` and `Kernel::Avx512` are only set when the CPU has their
+            // features (`with_kernel`, `Kernel::detect`).
             Kernel::Fma => unsafe { kernel::forward_fma(self, x, steps, &lens, &mut out) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { kernel::forward_avx512(self, x, steps, &lens, &mut out) },
             _ => kernel::forward_portable(self, x, steps, &lens, &mut out),
         }
         Ok(out)

@@ -61,7 +61,7 @@ fn reads_both_btag_models_and_refuses_other_graphs() {
 #[test]
 fn a_rows_answer_does_not_depend_on_its_batch_or_its_padding() {
     let m = LstmClassifier::from_onnx(&btag()).unwrap();
-    for kernel in [Kernel::Fma, Kernel::Portable] {
+    for kernel in [Kernel::Avx512, Kernel::Fma, Kernel::Portable] {
         let m = m.clone().with_kernel(kernel);
         let (rows, steps) = (37usize, 15usize);
         let x = inputs(rows, steps, 6, 11);
@@ -178,7 +178,7 @@ fn agrees_with_an_f64_reference_of_the_onnx_operators() {
     let x = inputs(rows, steps, 6, 3);
     let lens: Vec<i64> = (0..rows as i64).map(|r| r % 16).collect();
     let want = reference(&bytes, &x, steps, &lens);
-    for kernel in [Kernel::Fma, Kernel::Portable] {
+    for kernel in [Kernel::Avx512, Kernel::Fma, Kernel::Portable] {
         let got = m
             .clone()
             .with_kernel(kernel)
@@ -245,4 +245,32 @@ fn corrupted_files_are_errors_not_panics() {
         LstmClassifier::from_onnx(b"not onnx"),
         Err(Error::Malformed(_))
     ));
+}
+
+#[test]
+fn the_avx512_and_avx2_kernels_give_the_same_bits() {
+    // Same operations per element in the same order, wider registers: identical results, so a
+    // job's numbers do not depend on which of the two a grid node runs.
+    let m = LstmClassifier::from_onnx(&btag()).unwrap();
+    if Kernel::detect() != Kernel::Avx512 {
+        eprintln!("!!! this CPU has no AVX-512: the AVX-512 kernel is NOT compared here");
+        assert_eq!(
+            m.clone().with_kernel(Kernel::Avx512).kernel(),
+            Kernel::detect()
+        );
+        return;
+    }
+    for rows in [1usize, 3, 7, 64] {
+        let x = inputs(rows, 15, 6, rows as u64);
+        let lens: Vec<i64> = (0..rows as i64).map(|r| (r * 5) % 16).collect();
+        let run = |k: Kernel| {
+            m.clone()
+                .with_kernel(k)
+                .run(&x, [rows, 15, 6], &lens)
+                .unwrap()
+        };
+        let (a, b) = (run(Kernel::Avx512), run(Kernel::Fma));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b), "{rows} rows");
+    }
 }
