@@ -6,7 +6,7 @@
 //! running such taggers through lwtnn. This crate reads the same ONNX file and, when its graph is
 //! the shape in [`graph`](crate) documents (`LSTM` with per-row lengths read at each row's last
 //! step, dense layers, softmax), runs it directly: only each row's real steps, rows of a batch in
-//! tiles, AVX2/FMA when the CPU has it (checked at run time).
+//! tiles, AVX-512 or AVX2+FMA when the CPU has them (checked at run time).
 //!
 //! ```no_run
 //! let bytes = std::fs::read("model.onnx").unwrap();
@@ -19,8 +19,8 @@
 //!
 //! Results agree with ONNX Runtime's to about 1e-7 (not bit for bit: sums are grouped
 //! differently, and the exponential is this crate's own). They are bit-identical for a row
-//! whatever other rows share its call (`kernel` module docs), and differ between the fused
-//! ([`Kernel::Fma`]) and portable kernels by rounding only.
+//! whatever other rows share its call (`kernel` module docs), are the same for
+//! [`Kernel::Avx512`] and [`Kernel::Fma`], and differ from the portable kernel by rounding only.
 
 mod graph;
 mod kernel;
