@@ -15,12 +15,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (rows, steps, f) = (3usize, 4usize, m.features());
-    let x: Vec<f32> = (0..rows * steps * f).map(|i| (i % 7) as f32 * 0.3 - 1.0).collect();
-    let p = m.run(&x, [rows, steps, f], &[0, 2, 4]).expect("valid inputs");
+    let x: Vec<f32> = (0..rows * steps * f)
+        .map(|i| (i % 7) as f32 * 0.3 - 1.0)
+        .collect();
+    let p = m
+        .run(&x, [rows, steps, f], &[0, 2, 4])
+        .expect("valid inputs");
     assert_eq!(p.len(), rows * m.classes());
     for row in p.chunks(m.classes()) {
         let s: f32 = row.iter().sum();
-        assert!(s.is_nan() || (s - 1.0).abs() < 1e-3, "softmax row sums to {s}");
+        assert!(
+            s.is_nan() || (s - 1.0).abs() < 1e-3,
+            "softmax row sums to {s}"
+        );
     }
     assert!(m.run(&x, [rows, steps, f], &[0, 2, 5]).is_err());
 });
