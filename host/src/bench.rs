@@ -326,6 +326,19 @@ fn btag_model_inputs(n: usize, first: usize) -> (Vec<f32>, Vec<i64>) {
     (x, counts)
 }
 
+/// One btag-rnn call through the C ABI on raw jets (`jets`, `tracks`, offsets).
+fn btag_abi_call(inst: &CInstance, (jets, tracks, offsets): &(Vec<f32>, Vec<f32>, Vec<i64>)) {
+    let (js, ts) = ([(jets.len() / 3) as i64, 3], [(tracks.len() / 7) as i64, 7]);
+    let mut tin = f32_input(c"tracks", &ts, tracks);
+    tin.offsets = offsets.as_ptr();
+    tin.n_offsets = offsets.len();
+    let input = [f32_input(c"jets", &js, jets), tin];
+    let out = inst
+        .process(hepinfer_event_key::default(), &input)
+        .expect("btag-rnn call through the C ABI");
+    std::hint::black_box(out.f32("probabilities").expect("probabilities"));
+}
+
 /// Single-core peak FP32 throughput in GFLOP/s, measured with independent 8-wide fused
 /// multiply-adds (AVX2 + FMA) for `time`; `None` where the CPU lacks them.
 pub fn fma_peak_gflops(time: Duration) -> Option<f64> {
@@ -722,30 +735,8 @@ pub fn run_btag(opts: &BtagBenchOptions) -> Result<(), String> {
             })
             .collect();
         let raw_jets: Vec<_> = (0..max_threads).map(|t| btag_raw_jets(b, t * b)).collect();
-        let abi_call = |t: usize| {
-            let (jets, tracks, offsets) = &raw_jets[t];
-            let (js, ts) = ([b as i64, 3], [(tracks.len() / 7) as i64, 7]);
-            let mut tin = f32_input(c"tracks", &ts, tracks);
-            tin.offsets = offsets.as_ptr();
-            tin.n_offsets = offsets.len();
-            let input = [f32_input(c"jets", &js, jets), tin];
-            let out = inst
-                .process(hepinfer_event_key::default(), &input)
-                .expect("btag-rnn call through the C ABI");
-            std::hint::black_box(out.f32("probabilities").expect("probabilities"));
-        };
-        let abi_call_ort = |t: usize| {
-            let (jets, tracks, offsets) = &raw_jets[t];
-            let (js, ts) = ([b as i64, 3], [(tracks.len() / 7) as i64, 7]);
-            let mut tin = f32_input(c"tracks", &ts, tracks);
-            tin.offsets = offsets.as_ptr();
-            tin.n_offsets = offsets.len();
-            let input = [f32_input(c"jets", &js, jets), tin];
-            let out = inst_ort
-                .process(hepinfer_event_key::default(), &input)
-                .expect("btag-rnn call through the C ABI");
-            std::hint::black_box(out.f32("probabilities").expect("probabilities"));
-        };
+        let abi_call = |t: usize| btag_abi_call(&inst, &raw_jets[t]);
+        let abi_call_ort = |t: usize| btag_abi_call(&inst_ort, &raw_jets[t]);
         let native_alone = |t: usize| {
             let (x, steps) = &longest[t];
             let out = kernel

@@ -32,6 +32,23 @@ fn raw_inputs(g: &HashMap<String, common::Array>) -> (Vec<f32>, Vec<f32>, Vec<i6
     (jets, tracks, g["offsets"].i64())
 }
 
+/// One call of `inst` on raw jets, tracks and their offsets.
+fn process_raw(
+    inst: &hepinfer::Instance,
+    jets: &[f32],
+    tracks: &[f32],
+    offsets: &[i64],
+) -> hepinfer::CallOutputs {
+    let (jshape, tshape) = ([(jets.len() / 3) as i64, 3], [(tracks.len() / 7) as i64, 7]);
+    let mut tv = TensorView::f32("tracks", &tshape, tracks);
+    tv.offsets = offsets.into();
+    inst.process(
+        EventKey::default(),
+        &[TensorView::f32("jets", &jshape, jets), tv],
+    )
+    .unwrap()
+}
+
 #[test]
 fn golden_sample_covers_the_edge_cases() {
     let g = common::golden();
@@ -159,15 +176,7 @@ fn one_jet_per_call_and_mixed_batches_match_python_onnxruntime() {
             ts.extend_from_slice(&tracks[7 * a..7 * b]);
             off.push(off.last().unwrap() + (b - a) as i64);
         }
-        let (jshape, tshape) = ([pick.len() as i64, 3], [(ts.len() / 7) as i64, 7]);
-        let mut tv = TensorView::f32("tracks", &tshape, &ts);
-        tv.offsets = off.as_slice().into();
-        let out = inst
-            .process(
-                EventKey::default(),
-                &[TensorView::f32("jets", &jshape, &js), tv],
-            )
-            .unwrap();
+        let out = process_raw(&inst, &js, &ts, &off);
         out.tensors
             .iter()
             .find(|t| t.name.as_str() == "probabilities")
@@ -215,21 +224,12 @@ fn host_with(
 fn native_kernel_and_onnxruntime_agree_and_provenance_says_which_ran() {
     let g = common::golden();
     let (jets, tracks, offsets) = raw_inputs(&g);
-    let n = jets.len() / 3;
     for file in ["model.onnx", "model_v2.onnx"] {
         let mut probs = Vec::new();
         for native in [true, false] {
             let (_dir, host) = host_with(native, file);
             let inst = host.instance("btag-rnn", "{}").unwrap();
-            let (jshape, tshape) = ([n as i64, 3], [(tracks.len() / 7) as i64, 7]);
-            let mut tv = TensorView::f32("tracks", &tshape, &tracks);
-            tv.offsets = offsets.as_slice().into();
-            let out = inst
-                .process(
-                    EventKey::default(),
-                    &[TensorView::f32("jets", &jshape, &jets), tv],
-                )
-                .unwrap();
+            let out = process_raw(&inst, &jets, &tracks, &offsets);
             let served = out.provenance[0].served_by.clone();
             if native {
                 let s = served.expect("the native kernel is named in the provenance");
