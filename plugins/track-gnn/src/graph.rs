@@ -11,10 +11,11 @@
 //! Search: per layer, hits in z bins sorted by φ with a φ-cell table. Layer by layer, inside
 //! out, each hit's outer doublets come from a (φ, z) window once; they are matched with the
 //! hit's inner doublets (found earlier, from the inner hits' searches, and held until their
-//! layer comes) by sorting both sides by curvature and sweeping. Held doublets are bounded; past
-//! the bound a layer searches its inner doublets itself. The compatible triplets become edges by
-//! counting sort on the source hit, linear in the triplets. The doublet search is still
-//! O(hits²) at fixed detector size, with a small constant.
+//! layer comes): the outer ones bucketed by curvature (a counting sort), each inner one tested
+//! against the buckets of its curvature window, eight doublets at a time. Held doublets are
+//! bounded; past the bound a layer searches its inner doublets itself. The compatible triplets
+//! become edges by counting sort on the source hit, linear in the triplets. The doublet search
+//! is still O(hits²) at fixed detector size, with a small constant.
 
 use std::f64::consts::PI;
 
@@ -262,9 +263,10 @@ impl Bin {
 
 /// Most z bins per layer.
 const Z_BINS: usize = 64;
-/// Target z bin width in mm: about twice the z0 window of the outermost layer pairs, so that a
-/// search there visits one or two bins (inner layers, whose windows span the layer, get few).
-const Z_BIN_MM: f64 = 250.0;
+/// Target z bin width in mm: about the z0 window of the outermost layer pairs, so that a search
+/// there visits two or three bins, few of whose hits fall outside the window (with 250 mm bins
+/// about 45 % of the hits visited were outside; 125 mm builds a 100,000-hit graph ~5 % faster).
+const Z_BIN_MM: f64 = 125.0;
 
 impl LayerIndex {
     fn new(geo: &HitGeometry, ids: &[u32]) -> Self {
@@ -551,6 +553,7 @@ impl<'g> GraphBuilder<'g> {
             (0..N_LAYERS).map(|_| Some(Vec::new())).collect();
         let mut held = 0usize;
         let (mut searched, mut outs) = (Vec::<Doublet>::new(), Vec::<Doublet>::new());
+        let mut sorted = ByCurvature::default();
         // Position of each hit in its layer's member list.
         let mut local = vec![0u32; g.len()];
         for hits in &self.members {
@@ -563,7 +566,7 @@ impl<'g> GraphBuilder<'g> {
             // The innermost and outermost layers are never in the middle.
             let middle = tk > 0.0 && td > 0.0;
             // This layer's inner doublets grouped by hit: [first[i], first[i + 1]) for hit i.
-            let mut cached = waiting[l].take().map(|w| {
+            let cached = waiting[l].take().map(|w| {
                 held -= w.len();
                 group_by(
                     w.iter().map(|&(h, d)| (local[h as usize] as usize, d)),
@@ -596,40 +599,29 @@ impl<'g> GraphBuilder<'g> {
                 if !middle || outs.is_empty() {
                     continue;
                 }
-                let ins: &mut [Doublet] = match &mut cached {
-                    Some((first, list)) => &mut list[first[i] as usize..first[i + 1] as usize],
+                // The inner doublets are all found before any is matched: the quotients of one
+                // doublet then do not hold up the search for the next (a quarter faster).
+                let ins: &[Doublet] = match &cached {
+                    Some((first, list)) => &list[first[i] as usize..first[i + 1] as usize],
                     None => {
                         searched.clear();
                         examined += self.for_each_inner(&pm, |x, ok| {
                             push_if(&mut searched, Doublet::new(x, &pm, x), ok)
                         });
-                        &mut searched
+                        &searched
                     }
                 };
                 if ins.is_empty() {
                     continue;
                 }
-                // Both sides by curvature: the window of each inner doublet then starts where
-                // the previous one's did or later.
-                ins.sort_unstable_by(|p, q| p.kappa.total_cmp(&q.kappa));
-                outs.sort_unstable_by(|p, q| p.kappa.total_cmp(&q.kappa));
-                let mut start = 0;
-                for d in ins.iter() {
-                    let lo = d.kappa - tk * WIDEN;
-                    while start < outs.len() && outs[start].kappa < lo {
-                        start += 1;
-                    }
-                    for o in &outs[start..] {
-                        #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                        if !(o.kappa <= d.kappa + tk * WIDEN) {
-                            break;
-                        }
-                        examined += 1;
-                        if (d.kappa - o.kappa).abs() <= tk && (d.dip - o.dip).abs() <= td {
-                            triplets.push([key(d.other, m), key(m, o.other)]);
-                        }
-                    }
+                sorted.fill(&outs);
+                let mut matched = 0usize;
+                for d in ins {
+                    matched += sorted.matches(d, tk, td, |o| {
+                        triplets.push([key(d.other, m), key(m, o)]);
+                    });
                 }
+                examined += matched;
                 if examined > limits.max_candidates {
                     return Err(GraphLimit::Candidates(examined));
                 }
@@ -644,6 +636,120 @@ impl<'g> GraphBuilder<'g> {
             return Err(GraphLimit::Edges(kept.len()));
         }
         Ok(kept)
+    }
+}
+
+/// The outer doublets of one middle hit bucketed by curvature cell (counting sort, about one
+/// cell per doublet: linear, where sorting both sides by comparison was a third of the graph's
+/// time at 100,000 hits), in columns padded for chunked tests.
+#[derive(Default)]
+struct ByCurvature {
+    /// Curvature, dip and other hit of each doublet, cell by cell (NaN curvatures after the last
+    /// cell), then [`MATCH_CHUNK`] entries of curvature +∞.
+    kappa: Vec<f64>,
+    dip: Vec<f64>,
+    other: Vec<u32>,
+    /// Lowest curvature and cells per unit of curvature (0: one cell).
+    lo: f64,
+    per_unit: f64,
+    /// Cell `c` is `[first[c], first[c + 1])`; `cells` cells, then the NaN slot.
+    first: Vec<u32>,
+    /// Scratch: each doublet's cell.
+    cell_of: Vec<u32>,
+}
+
+/// Outer doublets tested against an inner doublet at once: a fixed count, so that the test is
+/// branch-free and vectorised; the window of curvatures within tolerance holds about four.
+const MATCH_CHUNK: usize = 8;
+
+impl ByCurvature {
+    /// The cell of curvature `k`: monotone in `k` (subtraction, multiplication by a positive
+    /// factor and truncation all are), so a cell after `cell(k)` holds only curvatures above `k`.
+    #[inline]
+    fn cell(&self, k: f64) -> usize {
+        // Below `lo` (and NaN) → 0 by the saturating cast.
+        (((k - self.lo) * self.per_unit) as usize).min(self.first.len() - 3)
+    }
+
+    fn fill(&mut self, outs: &[Doublet]) {
+        // f64::min / max skip NaN.
+        let (lo, hi) = outs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), o| {
+                (l.min(o.kappa), h.max(o.kappa))
+            });
+        let cells = outs.len().max(1);
+        let range = hi - lo;
+        self.lo = lo;
+        // An infinite or empty range: one cell.
+        self.per_unit = if range.is_finite() && range > 0.0 {
+            cells as f64 / range
+        } else {
+            0.0
+        };
+        // Counts per cell (NaN curvatures in slot `cells`); running totals (`first[c]` = end of
+        // cell c); filled from the back of each cell, so that `first[c]` ends at its start.
+        self.first.clear();
+        self.first.resize(cells + 2, 0);
+        self.cell_of.clear();
+        for o in outs {
+            let c = if o.kappa.is_nan() {
+                cells
+            } else {
+                self.cell(o.kappa)
+            };
+            self.cell_of.push(c as u32);
+            self.first[c] += 1;
+        }
+        for c in 1..=cells {
+            self.first[c] += self.first[c - 1];
+        }
+        self.first[cells + 1] = outs.len() as u32;
+        let padded = outs.len() + MATCH_CHUNK;
+        self.kappa.clear();
+        self.kappa.resize(padded, f64::INFINITY);
+        self.dip.clear();
+        self.dip.resize(padded, 0.0);
+        self.other.clear();
+        self.other.resize(padded, 0);
+        for (o, &c) in outs.iter().zip(&self.cell_of) {
+            let at = &mut self.first[c as usize];
+            *at -= 1;
+            let at = *at as usize;
+            self.kappa[at] = o.kappa;
+            self.dip[at] = o.dip;
+            self.other[at] = o.other;
+        }
+    }
+
+    /// Calls `f(other)` for each doublet within `tk` in curvature and `td` in dip of `d`; returns
+    /// the number of doublets tested (those in the cells of the window ±`tk` · [`WIDEN`]).
+    #[inline]
+    fn matches(&self, d: &Doublet, tk: f64, td: f64, mut f: impl FnMut(u32)) -> usize {
+        // The cells of the window's ends: any doublet within tolerance is in between (cells are
+        // monotone in curvature); the others there fail the exact test. NaN: cell 0 to 0, and
+        // nothing passes.
+        let start = self.first[self.cell(d.kappa - tk * WIDEN)] as usize;
+        let end = self.first[self.cell(d.kappa + tk * WIDEN) + 1] as usize;
+        let mut i = start;
+        while i < end {
+            // In bounds: i < end ≤ the doublet count, and MATCH_CHUNK entries of padding follow.
+            // Entries past `end` are doublets of later cells (above the window: they fail) or
+            // padding (+∞ fails).
+            let ks = &self.kappa[i..i + MATCH_CHUNK];
+            let ds = &self.dip[i..i + MATCH_CHUNK];
+            let mut hits = 0u32;
+            for j in 0..MATCH_CHUNK {
+                let ok = ((d.kappa - ks[j]).abs() <= tk) & ((d.dip - ds[j]).abs() <= td);
+                hits |= u32::from(ok) << j;
+            }
+            while hits != 0 {
+                f(self.other[i + hits.trailing_zeros() as usize]);
+                hits &= hits - 1;
+            }
+            i += MATCH_CHUNK;
+        }
+        end.saturating_sub(start)
     }
 }
 
@@ -845,6 +951,52 @@ mod tests {
                 all,
                 "{held_max}"
             );
+        }
+    }
+
+    #[test]
+    fn curvature_buckets_find_exactly_the_pairs_within_tolerance() {
+        // xorshift: reproducible without a dependency.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (tk, td) = (1.5e-5, 0.03);
+        let mut cells = ByCurvature::default();
+        for round in 0..300 {
+            let n = round % 40;
+            let mut draw = |i: usize| {
+                // Clustered curvatures (many in one cell, equal values) and odd ones.
+                let kappa = match i % 11 {
+                    0 if round % 3 == 0 => f64::NAN,
+                    1 if round % 5 == 0 => f64::INFINITY,
+                    2 if round % 7 == 0 => f64::NEG_INFINITY,
+                    3 => 4e-4,
+                    _ => (next() - 0.5) * if round % 2 == 0 { 1e-4 } else { 3e-3 },
+                };
+                Doublet {
+                    kappa,
+                    dip: (next() - 0.5) * 0.2,
+                    other: i as u32,
+                }
+            };
+            let outs: Vec<Doublet> = (0..n).map(&mut draw).collect();
+            let ins: Vec<Doublet> = (0..n + 3).map(&mut draw).collect();
+            cells.fill(&outs);
+            for d in &ins {
+                let mut got = Vec::new();
+                cells.matches(d, tk, td, |o| got.push(o));
+                got.sort_unstable();
+                let want: Vec<u32> = outs
+                    .iter()
+                    .filter(|o| (d.kappa - o.kappa).abs() <= tk && (d.dip - o.dip).abs() <= td)
+                    .map(|o| o.other)
+                    .collect();
+                assert_eq!(got, want, "round {round}, inner {:?}", (d.kappa, d.dip));
+            }
         }
     }
 

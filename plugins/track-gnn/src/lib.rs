@@ -55,7 +55,7 @@ pub struct Config {
     /// Most edges an event may have; larger events are refused with an error.
     pub max_edges: usize,
     /// Most candidate doublets and triplets examined while building an event's graph (bounds
-    /// its time; grows as hits², about 0.4 G at 100,000 hits); larger events are refused.
+    /// its time; grows as hits², about 80 M at 100,000 hits); larger events are refused.
     pub max_candidates: usize,
     /// Most edges per model call; larger graphs are scored in φ-ordered chunks (the network's
     /// working set then stays in cache: at 100,000 hits 16k-edge chunks take 1.1 s, one call
