@@ -34,6 +34,9 @@ struct Known {
     res: Resolution,
     provenance: Arc<Provenance>,
     model: Weak<LoadedModel>,
+    // `Model::merging_pays` of the model (a property of the payload): lets `submit` choose its
+    // path without touching the model's reference count, shared by every thread.
+    merging_pays: bool,
 }
 
 /// One model an instance runs, with every interval of validity it has met, sorted by since
@@ -62,6 +65,17 @@ impl ModelSlot {
             model: e.model.upgrade()?,
             provenance: e.provenance.clone(),
         })
+    }
+
+    /// Whether merging calls pays for the model of `event`'s interval, when that interval is
+    /// known: lock-free and without reference counts (an atomic load, a binary search).
+    #[inline]
+    fn merging_pays(&self, event: EventKey) -> Option<bool> {
+        let known = self.known.load();
+        let k = known.first()?.res.key_of(event);
+        let i = known.partition_point(|e| e.res.since <= k).checked_sub(1)?;
+        let e = &known[i];
+        (k < e.res.till).then_some(e.merging_pays)
     }
 
     /// The known interval holding `event`, loaded or not.
@@ -291,6 +305,7 @@ impl Instance {
                 res: known.res.clone(),
                 provenance: known.provenance.clone(),
                 model: Arc::downgrade(&model),
+                merging_pays: model.model.merging_pays(),
             });
             return Ok(Current {
                 model,
@@ -331,6 +346,7 @@ impl Instance {
             res,
             provenance: provenance.clone(),
             model: Arc::downgrade(&model),
+            merging_pays: model.model.merging_pays(),
         });
         Ok(Current { model, provenance })
     }
@@ -391,7 +407,7 @@ impl Instance {
             .map(|(i, c)| match served.iter().find(|(j, _)| *j == i) {
                 // A remote model: which server (or fallback) served this very call.
                 Some((_, s)) => Arc::new(c.provenance.served(s)),
-                None => c.provenance.clone(),
+                None => c.provenance,
             })
             .collect();
         Ok(CallOutputs {
@@ -436,11 +452,15 @@ impl Instance {
             return self.process(event, inputs).map(|out| done(Ok(out)));
         };
         // A model that gains nothing from merged calls runs this one now, as with batching off.
-        // (An event whose model cannot be found goes the usual way, which reports it.)
-        if self
-            .model_for(*index, event)
-            .is_ok_and(|c| !c.model.model.merging_pays())
-        {
+        // (An event whose model cannot be found goes the usual way, which reports it.) An event
+        // of a known interval is decided from what the slot remembers of its model.
+        let merging_pays = match self.slots[*index].merging_pays(event) {
+            Some(pays) => pays,
+            None => self
+                .model_for(*index, event)
+                .map_or(true, |c| c.model.model.merging_pays()),
+        };
+        if !merging_pays {
             return self.process(event, inputs).map(|out| done(Ok(out)));
         }
         let start = Instant::now();
@@ -719,21 +739,20 @@ impl CallContext for Ctx<'_> {
                         inst.plugin
                     ))
                 })?;
-            let pinned = self
-                .pinned
-                .borrow()
+            if !self.pinned.borrow().iter().any(|(i, _)| *i == index) {
+                let m = inst.model_for(index, self.event)?;
+                self.pinned.borrow_mut().push((index, m));
+            }
+            // Run from the pinned entry itself: no reference counts to touch (shared by every
+            // thread) on the way. Nothing below borrows `pinned` mutably.
+            let pinned = self.pinned.borrow();
+            let m = pinned
                 .iter()
                 .find(|(i, _)| *i == index)
-                .map(|(_, m)| m.clone());
-            let m = match pinned {
-                Some(m) => m,
-                None => {
-                    let m = inst.model_for(index, self.event)?;
-                    self.pinned.borrow_mut().push((index, m.clone()));
-                    m
-                }
-            };
+                .map(|(_, m)| m)
+                .ok_or_else(|| Error::Internal(format!("model '{model}' not pinned")))?;
             let (t, served) = m.model.model.run_traced(inputs.as_slice())?;
+            drop(pinned);
             if let Some(s) = served {
                 let mut all = self.served.borrow_mut();
                 match all.iter_mut().find(|(i, _)| *i == index) {

@@ -76,7 +76,10 @@ impl Stats {
             self.failures.fetch_add(1, Relaxed);
         }
         self.total_ns.fetch_add(ns, Relaxed);
-        self.max_ns.fetch_max(ns, Relaxed);
+        // Read first: a new maximum is rare, and the load spares the compare-and-swap loop.
+        if ns > self.max_ns.load(Relaxed) {
+            self.max_ns.fetch_max(ns, Relaxed);
+        }
         self.buckets[bucket_of(ns)].fetch_add(1, Relaxed);
     }
 

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use hepinfer_plugin_api::{TensorData, TensorSpec, TensorView};
+use smallvec::SmallVec;
 
 /// Checks `inputs` against `specs`: names (unknown, missing, duplicate), dtypes, ranks, fixed and
 /// named dimensions, jagged offsets, element counts and finiteness. The message names the input
@@ -9,8 +10,8 @@ use hepinfer_plugin_api::{TensorData, TensorSpec, TensorView};
 pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> Result<()> {
     let bad = |msg: String| Error::InvalidInput(format!("{plugin}: {msg}"));
     // Sizes of named dimensions seen so far: (name, size, input that fixed it). A few entries:
-    // a linear scan beats hashing and allocates nothing.
-    let mut dims: Vec<(&str, i64, &str)> = Vec::new();
+    // a linear scan beats hashing, and up to eight live on the stack (no allocation per call).
+    let mut dims: Dims<'_> = SmallVec::new();
     for (i, t) in inputs.iter().enumerate() {
         let name = t.name.as_str();
         if inputs[..i].iter().any(|o| o.name.as_str() == name) {
@@ -110,9 +111,12 @@ pub fn check(plugin: &str, specs: &[TensorSpec], inputs: &[TensorView<'_>]) -> R
     Ok(())
 }
 
+/// Named dimensions bound so far: (name, size, input that fixed it).
+type Dims<'s> = SmallVec<[(&'s str, i64, &'s str); 8]>;
+
 fn bind<'s>(
     plugin: &str,
-    dims: &mut Vec<(&'s str, i64, &'s str)>,
+    dims: &mut Dims<'s>,
     dim: &'s str,
     size: i64,
     input: &'s str,

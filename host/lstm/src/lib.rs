@@ -113,6 +113,9 @@ fn pass_layout(
     (w, padded)
 }
 
+/// Rows of a call whose lengths [`LstmClassifier::run`] keeps on the stack.
+const SMALL_BATCH: usize = 64;
+
 /// A recurrent classifier read from an ONNX file: LSTM, dense layers, softmax. Immutable once
 /// built: one instance serves any number of threads at once.
 #[derive(Debug, Clone)]
@@ -275,8 +278,17 @@ impl LstmClassifier {
                 lengths.len()
             )));
         }
-        let mut lens = Vec::with_capacity(batch);
-        for (b, &n) in lengths.iter().enumerate() {
+        // Small batches (a call per jet) keep the lengths on the stack: no allocation besides
+        // the output.
+        let mut small = [0usize; SMALL_BATCH];
+        let mut large = Vec::new();
+        let lens: &mut [usize] = if batch <= SMALL_BATCH {
+            &mut small[..batch]
+        } else {
+            large.resize(batch, 0);
+            &mut large
+        };
+        for (b, (len, &n)) in lens.iter_mut().zip(lengths).enumerate() {
             let n = n.max(1);
             if n as u64 > steps as u64 {
                 return Err(Error::Input(format!(
@@ -284,8 +296,9 @@ impl LstmClassifier {
                     self.n_name
                 )));
             }
-            lens.push(n as usize);
+            *len = n as usize;
         }
+        let lens = &*lens;
         let mut out = vec![0.0f32; batch * self.classes()];
         if batch == 0 {
             return Ok(out);
@@ -294,10 +307,10 @@ impl LstmClassifier {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Fma` and `Kernel::Avx512` are only set when the CPU has their
             // features (`with_kernel`, `Kernel::detect`).
-            Kernel::Fma => unsafe { kernel::forward_fma(self, x, steps, &lens, &mut out) },
+            Kernel::Fma => unsafe { kernel::forward_fma(self, x, steps, lens, &mut out) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { kernel::forward_avx512(self, x, steps, &lens, &mut out) },
-            _ => kernel::forward_portable(self, x, steps, &lens, &mut out),
+            Kernel::Avx512 => unsafe { kernel::forward_avx512(self, x, steps, lens, &mut out) },
+            _ => kernel::forward_portable(self, x, steps, lens, &mut out),
         }
         Ok(out)
     }

@@ -156,17 +156,27 @@ pub struct hepinfer_host {
 pub struct hepinfer_instance {
     pub(crate) inner: Instance,
     // NUL-terminated names of the declared outputs, shared by every call's outputs.
-    output_names: Vec<Arc<CString>>,
+    output_names: Arc<[CString]>,
 }
 
 /// The outputs of one `hepinfer_process` call (opaque). Used by one thread at a time.
 pub struct hepinfer_outputs {
     out: CallOutputs,
-    // Output names: shared with the instance's declarations (no allocation per call), or owned
-    // for an output the plugin did not declare.
-    names: Vec<Arc<CString>>,
+    // The instance's declared output names: one reference count per call, however many outputs.
+    declared: Arc<[CString]>,
+    // Each output's name: a declared one (no allocation per call), or owned for an output the
+    // plugin did not declare; up to four on the stack (no allocation either).
+    names: smallvec::SmallVec<[OutputName; 4]>,
     // (model, payload hash) NUL-terminated, built when C first asks for provenance.
     provenance: OnceCell<Vec<(CString, CString)>>,
+}
+
+/// The name of one output of a call (see [`hepinfer_outputs`]).
+enum OutputName {
+    /// Index in the instance's declared outputs.
+    Declared(usize),
+    /// A name the plugin did not declare.
+    Owned(CString),
 }
 
 /// An error: a status and a message (opaque).
@@ -234,7 +244,7 @@ impl hepinfer_host {
             .info()
             .outputs
             .iter()
-            .map(|o| Arc::new(c_string(&o.name)))
+            .map(|o| c_string(&o.name))
             .collect();
         Ok(Box::new(hepinfer_instance {
             inner,
@@ -274,13 +284,16 @@ impl hepinfer_instance {
             .map(|t| {
                 self.output_names
                     .iter()
-                    .find(|c| c.as_bytes() == t.name.as_bytes())
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(c_string(&t.name)))
+                    .position(|c| c.as_bytes() == t.name.as_bytes())
+                    .map_or_else(
+                        || OutputName::Owned(c_string(&t.name)),
+                        OutputName::Declared,
+                    )
             })
             .collect();
         Box::new(hepinfer_outputs {
             out,
+            declared: self.output_names.clone(),
             names,
             provenance: OnceCell::new(),
         })
@@ -315,7 +328,10 @@ impl hepinfer_outputs {
             ))
         })?;
         Ok(hepinfer_tensor {
-            name: self.names[index].as_ptr(),
+            name: match &self.names[index] {
+                OutputName::Declared(i) => self.declared[*i].as_ptr(),
+                OutputName::Owned(c) => c.as_ptr(),
+            },
             dtype: t.data.dtype() as u32,
             rank: t.shape.len(),
             shape: t.shape.as_ptr(),

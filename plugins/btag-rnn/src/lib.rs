@@ -23,6 +23,7 @@ use hepinfer_plugin_api::{
     PluginError, PluginInfo, PluginLogger, Prepared, Tensor, TensorBuf, TensorSpec, TensorView,
 };
 use serde::Deserialize;
+use std::cell::RefCell;
 
 /// Tracks the model reads per jet; further tracks (the least displaced) are dropped.
 pub const MAX_TRACKS: usize = 15;
@@ -42,7 +43,7 @@ const DISCRIMINANT_EPS: f64 = 1e-12;
 
 /// Preprocessed inputs of one call: `tracks` `[n_jets, 15, 6]` (row-major, zero-padded) and
 /// `n_tracks` `[n_jets]`. The model itself is fed slices of them ([`run_packed`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelInputs {
     /// Sorted, truncated, zero-padded track features, `n_jets * MAX_TRACKS * N_FEATURES` values.
     pub tracks: Vec<f32>,
@@ -103,6 +104,23 @@ pub fn preprocess(
     tracks: &[f32],
     offsets: &[i64],
 ) -> Result<ModelInputs, PluginError> {
+    let mut out = ModelInputs {
+        tracks: Vec::new(),
+        n_tracks: Vec::new(),
+    };
+    preprocess_into(jets, tracks, offsets, &mut out, &mut Vec::new())?;
+    Ok(out)
+}
+
+/// [`preprocess`] into `out`, reusing its buffers and `feats` (a jet's features and sort keys):
+/// what [`BTagRnn::process`] runs, with per-thread buffers.
+fn preprocess_into(
+    jets: &[f32],
+    tracks: &[f32],
+    offsets: &[i64],
+    out: &mut ModelInputs,
+    feats: &mut Vec<([f32; N_FEATURES], f32)>,
+) -> Result<(), PluginError> {
     if jets.len() % JET_FIELDS != 0 || tracks.len() % TRACK_FIELDS != 0 {
         return Err(PluginError::input(format!(
             "'jets' must hold {JET_FIELDS} values per jet and 'tracks' {TRACK_FIELDS} per track, got {} and {} values",
@@ -116,11 +134,10 @@ pub fn preprocess(
     check_groups("tracks", offsets, n_jets, tracks.len() / TRACK_FIELDS)
         .map_err(PluginError::input)?;
     let block = MAX_TRACKS * N_FEATURES;
-    let mut out = ModelInputs {
-        tracks: vec![0.0; n_jets * block],
-        n_tracks: vec![0; n_jets],
-    };
-    let mut feats: Vec<([f32; N_FEATURES], f32)> = Vec::new();
+    out.tracks.clear();
+    out.tracks.resize(n_jets * block, 0.0);
+    out.n_tracks.clear();
+    out.n_tracks.resize(n_jets, 0);
     for (j, jet) in jets.chunks_exact(JET_FIELDS).enumerate() {
         let jet = [jet[0], jet[1], jet[2]];
         if jet[0] <= 0.0 {
@@ -157,7 +174,7 @@ pub fn preprocess(
         }
         out.n_tracks[j] = kept as i64;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One model call of a packed batch: the jets `order[start..end]` of a [`Plan`], fed with `steps`
@@ -174,7 +191,7 @@ pub struct Group {
 
 /// How the jets of a call are run: sorted by track count (descending, stable) and cut into
 /// groups of similar length.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Jet indices, longest first.
     pub order: Vec<usize>,
@@ -202,18 +219,35 @@ fn steps_of(n: i64) -> usize {
 /// more call, by dynamic programming over the (at most 15) distinct lengths under the cost model
 /// above. One jet, or jets of one length, give one call with exactly their steps.
 pub fn plan_groups(n_tracks: &[i64]) -> Plan {
-    let mut order: Vec<usize> = (0..n_tracks.len()).collect();
+    let mut plan = Plan {
+        order: Vec::new(),
+        groups: Vec::new(),
+    };
+    plan_groups_into(n_tracks, &mut plan);
+    plan
+}
+
+/// [`plan_groups`] into `plan`, reusing its buffers; everything else lives on the stack (at most
+/// [`MAX_TRACKS`] distinct lengths).
+fn plan_groups_into(n_tracks: &[i64], plan: &mut Plan) {
+    let order = &mut plan.order;
+    order.clear();
+    order.extend(0..n_tracks.len());
     order.sort_by_key(|&j| std::cmp::Reverse(steps_of(n_tracks[j])));
     // Distinct lengths, ascending, with the number of jets of each.
     let mut count = [0usize; MAX_TRACKS + 1];
     for &n in n_tracks {
         count[steps_of(n)] += 1;
     }
-    let lengths: Vec<usize> = (1..=MAX_TRACKS).filter(|&l| count[l] > 0).collect();
-    let m = lengths.len();
+    let mut lengths = [0usize; MAX_TRACKS];
+    let mut m = 0;
+    for l in (1..=MAX_TRACKS).filter(|&l| count[l] > 0) {
+        lengths[m] = l;
+        m += 1;
+    }
     // best[i]: cheapest cover of the i shortest lengths; cut[i]: where its last group starts.
-    let mut best = vec![0.0f64; m + 1];
-    let mut cut = vec![0usize; m + 1];
+    let mut best = [0.0f64; MAX_TRACKS + 1];
+    let mut cut = [0usize; MAX_TRACKS + 1];
     for i in 1..=m {
         best[i] = f64::INFINITY;
         let mut rows = 0usize;
@@ -228,7 +262,8 @@ pub fn plan_groups(n_tracks: &[i64]) -> Plan {
         }
     }
     // Walk the cuts back from the longest lengths, which come first in `order`.
-    let mut groups = Vec::new();
+    let groups = &mut plan.groups;
+    groups.clear();
     let (mut i, mut start) = (m, 0usize);
     while i > 0 {
         let j = cut[i];
@@ -241,7 +276,6 @@ pub fn plan_groups(n_tracks: &[i64]) -> Plan {
         start += rows;
         i = j;
     }
-    Plan { order, groups }
 }
 
 /// Step counts a batched (asynchronous) call is padded to: the batcher merges only calls whose
@@ -274,14 +308,34 @@ fn cut_steps(tracks: &[f32], n: usize, steps: usize) -> Vec<f32> {
 /// the input order.
 pub fn run_packed(
     inputs: &ModelInputs,
+    run: impl FnMut(&[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError>,
+) -> Result<Vec<f32>, PluginError> {
+    run_packed_with(inputs, &mut Packing::default(), run)
+}
+
+/// The buffers of [`run_packed`]: the plan and one group's model inputs.
+#[derive(Debug, Default)]
+struct Packing {
+    plan: Plan,
+    tracks: Vec<f32>,
+    counts: Vec<i64>,
+}
+
+/// [`run_packed`] with the buffers of `packing`, reused across calls.
+fn run_packed_with(
+    inputs: &ModelInputs,
+    packing: &mut Packing,
     mut run: impl FnMut(&[TensorView<'_>]) -> Result<Vec<Tensor>, PluginError>,
 ) -> Result<Vec<f32>, PluginError> {
     let n = inputs.n_tracks.len();
     let mut probs = vec![0.0f32; 3 * n];
-    let plan = plan_groups(&inputs.n_tracks);
+    let Packing {
+        plan,
+        tracks,
+        counts,
+    } = packing;
+    plan_groups_into(&inputs.n_tracks, plan);
     let block = MAX_TRACKS * N_FEATURES;
-    let mut tracks: Vec<f32> = Vec::new();
-    let mut counts: Vec<i64> = Vec::new();
     for g in &plan.groups {
         let jets = &plan.order[g.start..g.end];
         let row = g.steps * N_FEATURES;
@@ -294,8 +348,8 @@ pub fn run_packed(
         let tshape = [jets.len() as i64, g.steps as i64, N_FEATURES as i64];
         let nshape = [jets.len() as i64];
         let out = run(&[
-            TensorView::f32("tracks", &tshape, &tracks),
-            TensorView::i64("n_tracks", &nshape, &counts),
+            TensorView::f32("tracks", &tshape, tracks),
+            TensorView::i64("n_tracks", &nshape, counts),
         ])?;
         let p = out.first().and_then(Tensor::as_f32).ok_or_else(|| {
             PluginError::new(
@@ -340,6 +394,45 @@ pub fn postprocess(probs: Vec<f32>, n_tracks: Vec<i64>, f_c: f64) -> [Tensor; 3]
 pub fn discriminant(p: [f32; 3], f_c: f64) -> f32 {
     let [pb, pc, pl] = p.map(f64::from);
     ((pb + DISCRIMINANT_EPS) / (f_c * pc + (1.0 - f_c) * pl + DISCRIMINANT_EPS)).ln() as f32
+}
+
+/// One thread's buffers for [`BTagRnn::process`], kept between calls: the model inputs, a
+/// jet's track features and the packing. Outside the model, a one-jet call would otherwise
+/// spend much of its time in the allocator.
+#[derive(Default)]
+struct Scratch {
+    inputs: ModelInputs,
+    feats: Vec<([f32; N_FEATURES], f32)>,
+    packing: Packing,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Buffers above this many track features (4 MB) are freed after the call rather than kept by
+/// the thread.
+const KEEP_FLOATS: usize = 1 << 20;
+
+impl Scratch {
+    /// One call, as [`preprocess`] → [`run_packed`] → [`postprocess`], in these buffers.
+    fn process(&mut self, call: &mut Call<'_>, f_c: f64) -> Result<(), PluginError> {
+        preprocess_into(
+            call.f32("jets")?,
+            call.f32("tracks")?,
+            call.offsets("tracks")?,
+            &mut self.inputs,
+            &mut self.feats,
+        )?;
+        // No jets: a valid event with nothing to tag; the model is not run.
+        let probs = run_packed_with(&self.inputs, &mut self.packing, |views| {
+            call.run_model("rnn", views)
+        })?;
+        for t in postprocess(probs, self.inputs.n_tracks.clone(), f_c) {
+            call.output(t);
+        }
+        Ok(())
+    }
 }
 
 /// Instance configuration.
@@ -453,17 +546,17 @@ impl Plugin for BTagRnn {
     }
 
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
-        let inputs = preprocess(
-            call.f32("jets")?,
-            call.f32("tracks")?,
-            call.offsets("tracks")?,
-        )?;
-        // No jets: a valid event with nothing to tag; the model is not run.
-        let probs = run_packed(&inputs, |views| call.run_model("rnn", views))?;
-        for t in postprocess(probs, inputs.n_tracks, self.f_c) {
-            call.output(t);
+        // Taken rather than borrowed: a call that unwinds leaves this thread's slot empty (fresh
+        // buffers next time), and no borrow is held while the host runs the model.
+        let mut scratch = SCRATCH
+            .try_with(|s| std::mem::take(&mut *s.borrow_mut()))
+            .unwrap_or_default();
+        let result = scratch.process(call, self.f_c);
+        if scratch.inputs.tracks.capacity() <= KEEP_FLOATS {
+            // `try_with`: nothing to keep on a thread whose locals are being torn down.
+            let _ = SCRATCH.try_with(|s| *s.borrow_mut() = scratch);
         }
-        Ok(())
+        result
     }
 
     fn batched_model(&self) -> Option<&str> {
