@@ -30,7 +30,10 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -117,18 +120,37 @@ pub(crate) struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Signature(Vec<(String, DType, Vec<i64>)>);
 
-/// The rows of a request and its signature, or `None` when it cannot be merged with others.
-fn classify(inputs: &[Tensor]) -> Option<(usize, Signature)> {
-    let first = inputs.first()?;
-    let rows = *first.shape.first()?;
-    let mut sig = Vec::with_capacity(inputs.len());
-    for t in inputs {
-        if t.shape.first() != Some(&rows) || !t.offsets.is_empty() || rows < 0 {
-            return None;
-        }
-        sig.push((t.name.to_string(), t.data.dtype(), t.shape[1..].to_vec()));
+impl Signature {
+    /// The signature of `inputs` (allocates: built once per queue, not per request).
+    fn of(inputs: &[Tensor]) -> Self {
+        Signature(
+            inputs
+                .iter()
+                .map(|t| (t.name.to_string(), t.data.dtype(), t.shape[1..].to_vec()))
+                .collect(),
+        )
     }
-    Some((rows as usize, Signature(sig)))
+
+    /// Whether `inputs` (mergeable, see [`mergeable_rows`]) have this signature.
+    fn matches(&self, inputs: &[Tensor]) -> bool {
+        self.0.len() == inputs.len()
+            && self.0.iter().zip(inputs).all(|((name, dtype, dims), t)| {
+                name.as_str() == t.name.as_str()
+                    && *dtype == t.data.dtype()
+                    && dims.as_slice() == &t.shape[1..]
+            })
+    }
+}
+
+/// The rows of a request, or `None` when it cannot be merged with others (no inputs, a scalar,
+/// inputs of different row counts, jagged inputs).
+fn mergeable_rows(inputs: &[Tensor]) -> Option<usize> {
+    let rows = *inputs.first()?.shape.first()?;
+    let ok = rows >= 0
+        && inputs
+            .iter()
+            .all(|t| t.shape.first() == Some(&rows) && t.offsets.is_empty());
+    ok.then_some(rows as usize)
 }
 
 struct Queue {
@@ -167,8 +189,10 @@ struct BatcherShared {
     settings: BatchSettings,
     queues: Mutex<Vec<Queue>>,
     next_generation: AtomicU64,
-    // Requests accepted and not yet completed; dropping the instance waits for 0.
-    in_flight: Mutex<usize>,
+    // Requests accepted and not yet completed; dropping the instance waits for 0. An atomic, so
+    // that completing a request takes no lock; `idle_lock` is taken only to wake a drainer.
+    in_flight: AtomicUsize,
+    idle_lock: Mutex<()>,
     idle: Condvar,
     counters: Counters,
     logger: Arc<Logger>,
@@ -193,7 +217,8 @@ impl Batcher {
                 settings,
                 queues: Mutex::new(Vec::new()),
                 next_generation: AtomicU64::new(1),
-                in_flight: Mutex::new(0),
+                in_flight: AtomicUsize::new(0),
+                idle_lock: Mutex::new(()),
                 idle: Condvar::new(),
                 counters: Counters::default(),
                 logger,
@@ -218,9 +243,9 @@ impl Batcher {
     /// Queues `req` for `model`. Full queues are executed on this thread before returning.
     pub(crate) fn submit(&self, model: Arc<LoadedModel>, req: Request) {
         let sh = &self.shared;
-        *sh.in_flight.lock() += 1;
+        sh.in_flight.fetch_add(1, AcqRel);
         let max = sh.settings.max_items;
-        let Some((rows, sig)) = classify(&req.inputs).filter(|(rows, _)| *rows < max) else {
+        let Some(rows) = mergeable_rows(&req.inputs).filter(|rows| *rows < max) else {
             // Cannot merge, or a full batch by itself: run it now, alone.
             sh.execute(&model, vec![(0, req)], false);
             return;
@@ -231,7 +256,7 @@ impl Batcher {
             let mut queues = sh.queues.lock();
             let pos = queues
                 .iter()
-                .position(|q| Arc::ptr_eq(&q.model, &model) && q.sig == sig);
+                .position(|q| Arc::ptr_eq(&q.model, &model) && q.sig.matches(&req.inputs));
             let pos = match pos {
                 Some(p) if queues[p].rows + rows > max => {
                     // Would overflow: the queue goes now, this request starts the next one.
@@ -253,7 +278,7 @@ impl Batcher {
                     let generation = sh.next_generation.fetch_add(1, Relaxed);
                     queues.push(Queue {
                         model: model.clone(),
-                        sig,
+                        sig: Signature::of(&req.inputs),
                         generation,
                         rows,
                         reqs: vec![(rows, req)],
@@ -284,9 +309,12 @@ impl Batcher {
     /// batches other threads are executing: after this no completion of this batcher runs.
     pub(crate) fn drain(&self) {
         self.flush();
-        let mut n = self.shared.in_flight.lock();
-        while *n > 0 {
-            self.shared.idle.wait(&mut n);
+        let sh = &self.shared;
+        let mut g = sh.idle_lock.lock();
+        // Checked under `idle_lock`: a completion that reaches 0 takes it before notifying, so
+        // its wake-up cannot fall between this check and the wait.
+        while sh.in_flight.load(Acquire) > 0 {
+            sh.idle.wait(&mut g);
         }
     }
 }
@@ -298,6 +326,16 @@ impl Drop for Batcher {
 }
 
 impl BatcherShared {
+    /// Whether queue `generation` still waits to be executed. Takes the queues' lock: callers
+    /// must not hold it (the flusher calls this under its own lock, which `submit` never holds
+    /// together with the queues' lock).
+    fn is_waiting(&self, generation: u64) -> bool {
+        self.queues
+            .lock()
+            .iter()
+            .any(|q| q.generation == generation)
+    }
+
     /// Executes queue `generation` if it is still waiting (the flusher's path).
     fn flush_generation(&self, generation: u64) {
         let q = {
@@ -364,9 +402,8 @@ impl BatcherShared {
         // `done` catches its own panics (it runs plugin code and the framework's callback); this
         // barrier only keeps the counter right if it did not.
         let _ = catch_unwind(AssertUnwindSafe(|| done(out)));
-        let mut n = self.in_flight.lock();
-        *n -= 1;
-        if *n == 0 {
+        if self.in_flight.fetch_sub(1, AcqRel) == 1 {
+            let _g = self.idle_lock.lock();
             self.idle.notify_all();
         }
     }
@@ -583,6 +620,17 @@ fn run_flusher(me: Weak<Flusher>) {
                     }
                     None if st.stop => break None,
                     Some(Reverse(e)) => {
+                        // A queue that already ran (it filled up, or a thread flushed it) has
+                        // nothing to wait for: drop its entry instead of waking for it. Without
+                        // this the thread woke once per queue ever made, most for nothing.
+                        if !e
+                            .batcher
+                            .upgrade()
+                            .is_some_and(|b| b.is_waiting(e.generation))
+                        {
+                            st.heap.pop();
+                            continue;
+                        }
                         let d = e.deadline;
                         f.wake.wait_until(&mut st, d);
                     }
@@ -636,23 +684,26 @@ mod tests {
         let a = Tensor::f32("x", vec![2, 3], vec![0.0; 6]);
         let b = Tensor::f32("x", vec![5, 3], vec![0.0; 15]);
         let c = Tensor::f32("x", vec![2, 4], vec![0.0; 8]);
-        assert_eq!(
-            classify(std::slice::from_ref(&a)).unwrap().1,
-            classify(&[b]).unwrap().1
-        );
-        assert_ne!(
-            classify(std::slice::from_ref(&a)).unwrap().1,
-            classify(&[c]).unwrap().1
-        );
+        let sig = Signature::of(std::slice::from_ref(&a));
+        assert!(sig.matches(std::slice::from_ref(&b)));
+        assert_eq!(sig, Signature::of(&[b]));
+        assert!(!sig.matches(std::slice::from_ref(&c)));
+        assert_ne!(sig, Signature::of(&[c]));
+        let renamed = Tensor::f32("w", vec![2, 3], vec![0.0; 6]);
+        assert!(!sig.matches(&[renamed]));
+        let other_dtype = Tensor::new("x", vec![2, 3], TensorBuf::F64(vec![0.0; 6].into()));
+        assert!(!sig.matches(&[other_dtype]));
+        assert!(!sig.matches(&[a.clone(), a.clone()]));
+        assert_eq!(mergeable_rows(std::slice::from_ref(&a)), Some(2));
         let jagged = Tensor::jagged(
             "x",
             vec![2, 3],
             TensorBuf::F32(vec![0.0; 6].into()),
             vec![0, 2],
         );
-        assert!(classify(&[jagged]).is_none());
+        assert!(mergeable_rows(&[jagged]).is_none());
         let other_rows = Tensor::f32("y", vec![3], vec![0.0; 3]);
-        assert!(classify(&[a, other_rows]).is_none());
+        assert!(mergeable_rows(&[a, other_rows]).is_none());
     }
 
     #[test]

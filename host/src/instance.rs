@@ -164,6 +164,9 @@ pub struct Instance {
     // the rest of the instance goes.
     batching: Option<(usize, Batcher)>,
     batch_settings: BatchSettings,
+    // What every asynchronous call's finish stage needs, behind one reference count (a staged
+    // plugin only).
+    finisher: Option<Arc<Finisher>>,
 }
 
 impl Drop for Instance {
@@ -233,6 +236,16 @@ impl Instance {
             }
             _ => None,
         };
+        let stats = Arc::new(Stats::default());
+        let finisher = match &inner {
+            PluginObject::Staged(p) => Some(Arc::new(Finisher {
+                plugin: p.clone(),
+                name: info.name.to_string(),
+                logger: logger.clone(),
+                stats: stats.clone(),
+            })),
+            PluginObject::Plain(_) => None,
+        };
         Ok(Instance {
             batching,
             batch_settings,
@@ -243,7 +256,8 @@ impl Instance {
             source,
             cache,
             logger,
-            stats: Arc::new(Stats::default()),
+            stats,
+            finisher,
         })
     }
 
@@ -472,7 +486,7 @@ impl Instance {
                 return Err(e);
             }
         };
-        let PluginObject::Staged(plugin) = &self.inner else {
+        let Some(finisher) = &self.finisher else {
             return Err(Error::Internal("batching without stages".into()));
         };
         if let Some(cur) = &cur {
@@ -481,10 +495,7 @@ impl Instance {
             }
         }
         let finish = Finish {
-            plugin: plugin.clone(),
-            name: self.plugin.clone(),
-            logger: self.logger.clone(),
-            stats: self.stats.clone(),
+            shared: finisher.clone(),
             event,
             carry: prepared.carry.into_vec(),
             provenance,
@@ -557,10 +568,7 @@ type Staged = (
 
 /// The last stage of a batched call, run where its batch completes.
 struct Finish {
-    plugin: Arc<StagedInstanceBox>,
-    name: String,
-    logger: Arc<Logger>,
-    stats: Arc<Stats>,
+    shared: Arc<Finisher>,
     event: EventKey,
     carry: Vec<Tensor>,
     provenance: Vec<Arc<Provenance>>,
@@ -568,30 +576,39 @@ struct Finish {
     done: Completion,
 }
 
+/// The instance's part of every finish stage: the plugin, its name, the log and the statistics.
+struct Finisher {
+    plugin: Arc<StagedInstanceBox>,
+    name: String,
+    logger: Arc<Logger>,
+    stats: Arc<Stats>,
+}
+
 impl Finish {
     fn run(self, model_outputs: Result<Vec<Tensor>>) {
+        let sh = &*self.shared;
         let ctx = FinishCtx {
             event: self.event,
-            plugin: &self.name,
-            logger: &self.logger,
+            plugin: &sh.name,
+            logger: &sh.logger,
         };
         let result = model_outputs.and_then(|outs| {
             let ctx_obj = CallContext_TO::from_ptr(&ctx, TD_Opaque);
-            match self.plugin.finish(ctx_obj, self.carry.into(), outs.into()) {
+            match sh.plugin.finish(ctx_obj, self.carry.into(), outs.into()) {
                 RResult::ROk(t) => {
                     let tensors = t.into_vec();
                     for t in &tensors {
-                        check_output(&self.name, t)?;
+                        check_output(&sh.name, t)?;
                     }
                     Ok(CallOutputs {
                         tensors,
                         provenance: self.provenance,
                     })
                 }
-                RResult::RErr(e) => Err(Error::from_plugin(&self.name, e)),
+                RResult::RErr(e) => Err(Error::from_plugin(&sh.name, e)),
             }
         });
-        self.stats.record(self.start.elapsed(), result.is_err());
+        sh.stats.record(self.start.elapsed(), result.is_err());
         (self.done)(result);
     }
 }

@@ -476,6 +476,45 @@ fn native_kernel_calls_run_unmerged_and_equal_the_synchronous_ones() {
 }
 
 #[test]
+fn queues_left_alone_complete_at_their_deadline_after_others_ran_full() {
+    // Small batches and a short delay: most queues run because they fill up, leaving their
+    // deadline entries behind (the flusher drops those without waking); the last partial queues
+    // of each signature run only because their deadline came. Nothing here calls `flush`.
+    let plugins = common::plugin_dir(&["btag_rnn"]);
+    let (_d, url, _h1, _h2) = conditions();
+    let host = host(
+        plugins.path(),
+        &url,
+        r#", "native_kernels": false, "batching": {"max_items": 8, "max_delay_us": 20000}"#,
+    );
+    let inst = host.instance("btag-rnn", "{}").unwrap();
+    let results = Arc::new(Results::default());
+    let evs = events(300);
+    let accepted = evs
+        .iter()
+        .filter(|e| submit(&inst, e, &results).is_ok())
+        .count();
+    assert!(
+        accepted > evs.len() / 2,
+        "{accepted} of {} accepted",
+        evs.len()
+    );
+    let done = results.wait_for(accepted);
+    assert!(done.values().all(|r| r.is_ok()));
+    drop(done);
+    let c = inst.batching().1.expect("btag-rnn batches");
+    assert!(c.model_calls > 10, "{c:?}");
+    assert!(
+        c.deadline_flushes >= 1,
+        "no queue waited for its deadline: {c:?}"
+    );
+    assert!(
+        c.deadline_flushes < c.model_calls,
+        "every queue waited for its deadline: {c:?}"
+    );
+}
+
+#[test]
 fn shutdown_with_requests_in_flight_completes_every_one() {
     let plugins = common::plugin_dir(&["btag_rnn"]);
     let (_d, url, _h1, _h2) = conditions();

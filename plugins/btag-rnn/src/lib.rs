@@ -414,6 +414,21 @@ thread_local! {
 /// the thread.
 const KEEP_FLOATS: usize = 1 << 20;
 
+/// Runs `f` with this thread's [`Scratch`]. Taken rather than borrowed: a call that unwinds
+/// leaves the thread's slot empty (fresh buffers next time), and no borrow is held while the
+/// host runs the model. Buffers that grew past [`KEEP_FLOATS`] are dropped afterwards.
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    let mut scratch = SCRATCH
+        .try_with(|s| std::mem::take(&mut *s.borrow_mut()))
+        .unwrap_or_default();
+    let out = f(&mut scratch);
+    if scratch.inputs.tracks.capacity() <= KEEP_FLOATS {
+        // `try_with`: nothing to keep on a thread whose locals are being torn down.
+        let _ = SCRATCH.try_with(|s| *s.borrow_mut() = scratch);
+    }
+    out
+}
+
 impl Scratch {
     /// One call, as [`preprocess`] → [`run_packed`] → [`postprocess`], in these buffers.
     fn process(&mut self, call: &mut Call<'_>, f_c: f64) -> Result<(), PluginError> {
@@ -546,17 +561,7 @@ impl Plugin for BTagRnn {
     }
 
     fn process(&self, call: &mut Call<'_>) -> Result<(), PluginError> {
-        // Taken rather than borrowed: a call that unwinds leaves this thread's slot empty (fresh
-        // buffers next time), and no borrow is held while the host runs the model.
-        let mut scratch = SCRATCH
-            .try_with(|s| std::mem::take(&mut *s.borrow_mut()))
-            .unwrap_or_default();
-        let result = scratch.process(call, self.f_c);
-        if scratch.inputs.tracks.capacity() <= KEEP_FLOATS {
-            // `try_with`: nothing to keep on a thread whose locals are being torn down.
-            let _ = SCRATCH.try_with(|s| *s.borrow_mut() = scratch);
-        }
-        result
+        with_scratch(|scratch| scratch.process(call, self.f_c))
     }
 
     fn batched_model(&self) -> Option<&str> {
@@ -566,17 +571,25 @@ impl Plugin for BTagRnn {
     }
 
     fn prepare(&self, call: &Call<'_>) -> Result<Prepared, PluginError> {
-        let jets = call.f32("jets")?;
-        let tracks = call.f32("tracks")?;
-        let offsets = call.offsets("tracks")?;
-        let inputs = preprocess(jets, tracks, offsets)?;
-        let n = inputs.n_tracks.len();
-        let steps = batch_steps(&inputs.n_tracks);
-        let n_tracks = Tensor::new(
-            "n_tracks",
-            vec![n as i64],
-            TensorBuf::I64(inputs.n_tracks.into()),
+        let (jets, tracks, offsets) = (
+            call.f32("jets")?,
+            call.f32("tracks")?,
+            call.offsets("tracks")?,
         );
+        // Preprocessed in this thread's buffers; what the host keeps is copied out of them.
+        let (n, steps, cut, n_tracks) = with_scratch(|s| {
+            preprocess_into(jets, tracks, offsets, &mut s.inputs, &mut s.feats)?;
+            let inputs = &s.inputs;
+            let n = inputs.n_tracks.len();
+            let steps = batch_steps(&inputs.n_tracks);
+            let cut = if n == 0 {
+                Vec::new()
+            } else {
+                cut_steps(&inputs.tracks, n, steps)
+            };
+            Ok::<_, PluginError>((n, steps, cut, inputs.n_tracks.clone()))
+        })?;
+        let n_tracks = Tensor::new("n_tracks", vec![n as i64], TensorBuf::I64(n_tracks.into()));
         Ok(Prepared {
             // No jets: a valid event with nothing to tag; the model is not run.
             inputs: if n == 0 {
@@ -586,7 +599,7 @@ impl Plugin for BTagRnn {
                     Tensor::f32(
                         "tracks",
                         vec![n as i64, steps as i64, N_FEATURES as i64],
-                        cut_steps(&inputs.tracks, n, steps),
+                        cut,
                     ),
                     n_tracks.clone(),
                 ]
