@@ -50,10 +50,10 @@ struct ModelSlot {
 }
 
 impl ModelSlot {
-    /// The model for `event` if its interval is known and its model still loaded: lock-free
-    /// (an atomic load, a binary search, a weak-reference upgrade).
+    /// `f` of the known interval holding `event`: lock-free (an atomic load and a binary
+    /// search).
     #[inline]
-    fn lookup(&self, event: EventKey) -> Option<Current> {
+    fn with_known<T>(&self, event: EventKey, f: impl FnOnce(&Known) -> Option<T>) -> Option<T> {
         let known = self.known.load();
         let k = known.first()?.res.key_of(event);
         let i = known.partition_point(|e| e.res.since <= k).checked_sub(1)?;
@@ -61,21 +61,26 @@ impl ModelSlot {
         if k >= e.res.till {
             return None;
         }
-        Some(Current {
-            model: e.model.upgrade()?,
-            provenance: e.provenance.clone(),
+        f(e)
+    }
+
+    /// The model for `event` if its interval is known and its model still loaded: lock-free
+    /// (plus a weak-reference upgrade).
+    #[inline]
+    fn lookup(&self, event: EventKey) -> Option<Current> {
+        self.with_known(event, |e| {
+            Some(Current {
+                model: e.model.upgrade()?,
+                provenance: e.provenance.clone(),
+            })
         })
     }
 
     /// Whether merging calls pays for the model of `event`'s interval, when that interval is
-    /// known: lock-free and without reference counts (an atomic load, a binary search).
+    /// known: without touching reference counts.
     #[inline]
     fn merging_pays(&self, event: EventKey) -> Option<bool> {
-        let known = self.known.load();
-        let k = known.first()?.res.key_of(event);
-        let i = known.partition_point(|e| e.res.since <= k).checked_sub(1)?;
-        let e = &known[i];
-        (k < e.res.till).then_some(e.merging_pays)
+        self.with_known(event, |e| Some(e.merging_pays))
     }
 
     /// The known interval holding `event`, loaded or not.

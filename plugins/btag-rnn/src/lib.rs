@@ -396,8 +396,8 @@ pub fn discriminant(p: [f32; 3], f_c: f64) -> f32 {
     ((pb + DISCRIMINANT_EPS) / (f_c * pc + (1.0 - f_c) * pl + DISCRIMINANT_EPS)).ln() as f32
 }
 
-/// One thread's buffers for [`BTagRnn::process`], kept between calls: the model inputs, a
-/// jet's track features and the packing. Outside the model, a one-jet call would otherwise
+/// One thread's buffers for a call's preprocessing (`process` and `prepare`), kept between
+/// calls: the model inputs, a jet's track features and the packing. Outside the model, a one-jet call would otherwise
 /// spend much of its time in the allocator.
 #[derive(Default)]
 struct Scratch {
