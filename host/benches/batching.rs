@@ -7,7 +7,8 @@
 //! Needs the release plugins: `scripts/build.sh release`, then
 //! `cargo bench -p hepinfer --bench batching` (`-- --reps 5 --calls 20000 --in-flight 32`, and
 //! `--max-items N --max-delay-us US` for other settings than the defaults, `--only per jet` for
-//! one workload).
+//! one workload, `--mode TEXT` for the modes whose name contains TEXT, `--threads N` for another
+//! number of framework threads).
 //!
 //! btag-rnn runs twice: on the native LSTM kernel (the default, `native`) and on ONNX Runtime
 //! (`"native_kernels": false`, `ort`), each with batching off and on, all four interleaved; the
@@ -119,21 +120,22 @@ fn quantile(sorted: &[u64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e3
 }
 
-/// Two framework threads, each with at most `window` calls outstanding.
+/// `--threads` framework threads (2 by default), each with at most `window` calls outstanding.
 fn run(inst: &Instance, calls: &[Call], window: usize, help: bool) -> Run {
     let before = inst.batching().1.unwrap_or_default();
     let t0 = Instant::now();
     let lat: Arc<Vec<AtomicU64>> = Arc::new((0..calls.len()).map(|_| AtomicU64::new(0)).collect());
     let failed = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
-        for t in 0..2 {
+        let threads = arg("--threads", 2);
+        for t in 0..threads {
             let (lat, failed) = (lat.clone(), failed.clone());
             s.spawn(move || {
                 let w = Arc::new(Window {
                     in_flight: Mutex::new(0),
                     cv: Condvar::new(),
                 });
-                for (i, call) in calls.iter().enumerate().skip(t).step_by(2) {
+                for (i, call) in calls.iter().enumerate().skip(t).step_by(threads) {
                     {
                         let mut n = w.in_flight.lock().unwrap();
                         if help && *n >= window {
@@ -192,9 +194,10 @@ fn run(inst: &Instance, calls: &[Call], window: usize, help: bool) -> Run {
     }
 }
 
+/// The median; NaN for no values (a mode left out by `--mode`).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Median time of one synchronous call of `call` (a full batch), in µs.
@@ -245,8 +248,9 @@ fn main() {
     };
     let host_ort = Host::new(&config_ort, None, std::ptr::null_mut()).expect("host");
     println!(
-        "batching bench: 2 framework threads, {window} calls in flight per thread, {n} calls per \
-         run, median of {reps} interleaved runs; on = max_items {max_items}, max_delay_us {delay_us}"
+        "batching bench: {} framework threads, {window} calls in flight per thread, {n} calls per \
+         run, median of {reps} interleaved runs; on = max_items {max_items}, max_delay_us {delay_us}",
+        arg("--threads", 2)
     );
     println!(
         "{:<22} {:>11} {:>12} {:>8} {:>10} {:>9} {:>9} {:>10} {:>9}",
@@ -323,13 +327,25 @@ fn main() {
         } else {
             modes = vec![("off", &off), ("on", &on)];
         }
+        // `--mode TEXT`: run only the modes whose name contains TEXT (for a profiler); the
+        // speed-up columns then compare with whatever base ran, if any.
+        let mode_filter = {
+            let args: Vec<String> = std::env::args().collect();
+            args.iter()
+                .position(|a| a == "--mode")
+                .and_then(|i| args.get(i + 1).cloned())
+        };
+        let keep: Vec<bool> = modes
+            .iter()
+            .map(|(m, _)| mode_filter.as_deref().is_none_or(|f| m.contains(f)))
+            .collect();
         // Warm-up of every instance.
-        for (_, inst) in &modes {
+        for (_, inst) in modes.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| m) {
             run(inst, &calls[..calls.len().min(500)], window, help);
         }
         let mut res: Vec<Vec<Run>> = modes.iter().map(|_| Vec::new()).collect();
         for _ in 0..reps {
-            for (r, (_, inst)) in res.iter_mut().zip(&modes) {
+            for ((r, (_, inst)), _) in res.iter_mut().zip(&modes).zip(&keep).filter(|(_, k)| **k) {
                 r.push(run(inst, calls, window, help));
             }
         }
@@ -341,6 +357,9 @@ fn main() {
             tput_of(&res[0])
         };
         for (k, ((mode, _), rs)) in modes.iter().zip(&res).enumerate() {
+            if rs.is_empty() {
+                continue;
+            }
             let tput = tput_of(rs);
             let base = tput_of(&res[k & !1]);
             println!(

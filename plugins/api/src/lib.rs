@@ -11,6 +11,7 @@
 
 #![allow(non_local_definitions)] // emitted by abi_stable's `sabi_trait` macro
 
+mod heap;
 pub mod jagged;
 pub mod panic;
 mod plugin;
