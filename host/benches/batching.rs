@@ -212,6 +212,12 @@ fn exec_us(inst: &Instance, call: &Call) -> f64 {
     median(t)
 }
 
+/// jet-cnn's `max_items` (instance setting; the demo's too): per image, batches of 16 run as fast
+/// as 32 (11.4 vs 11.9 µs/image), and with two threads on two cores the p99 latency of batches of
+/// 32 exceeded the bound (max delay + 2 batches) in 7 of 12 runs, of 16 in none of 6
+/// (BENCHMARKS.md).
+const JET_CNN_MAX_ITEMS: usize = 16;
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -228,7 +234,12 @@ fn main() {
     // `--help-when-full`: a framework thread whose window is full calls `Instance::flush` (runs
     // the waiting batches itself) before it sleeps, as a scheduler that helps while it waits would.
     let help = std::env::args().any(|a| a == "--help-when-full");
-    let max_items = arg("--max-items", hepinfer::batch::DEFAULT_MAX_ITEMS);
+    // `--max-items N` for every workload; otherwise each model's own setting: the host's default
+    // for btag-rnn, and for jet-cnn the instance setting the demo uses (`JET_CNN_MAX_ITEMS`).
+    let max_items_arg = {
+        let v = arg("--max-items", 0);
+        (v > 0).then_some(v)
+    };
     let delay_us = arg(
         "--max-delay-us",
         hepinfer::batch::DEFAULT_MAX_DELAY_US as usize,
@@ -237,7 +248,7 @@ fn main() {
         "plugin_dirs": [plugins_dir()],
         "models": {"BTagRnnRcd": model("btag-rnn"), "JetCnnRcd": model("jet-cnn")},
         "log_level": "warn",
-        "batching": {"max_items": max_items, "max_delay_us": delay_us},
+        "batching": {"max_delay_us": delay_us},
     })
     .to_string();
     let host = Host::new(&config, None, std::ptr::null_mut()).expect("host");
@@ -249,8 +260,11 @@ fn main() {
     let host_ort = Host::new(&config_ort, None, std::ptr::null_mut()).expect("host");
     println!(
         "batching bench: {} framework threads, {window} calls in flight per thread, {n} calls per \
-         run, median of {reps} interleaved runs; on = max_items {max_items}, max_delay_us {delay_us}",
-        arg("--threads", 2)
+         run, median of {reps} interleaved runs; on = max_items {} (btag-rnn) / {} (jet-cnn), \
+         max_delay_us {delay_us}",
+        arg("--threads", 2),
+        max_items_arg.unwrap_or(hepinfer::batch::DEFAULT_MAX_ITEMS),
+        max_items_arg.unwrap_or(JET_CNN_MAX_ITEMS),
     );
     println!(
         "{:<22} {:>11} {:>12} {:>8} {:>10} {:>9} {:>9} {:>10} {:>9}",
@@ -283,14 +297,20 @@ fn main() {
         let off = host
             .instance(plugin, r#"{"batching": {"enabled": false}}"#)
             .expect("instance");
-        let on = host.instance(plugin, "{}").expect("instance");
+        let max_items = max_items_arg.unwrap_or(if *plugin == "jet-cnn" {
+            JET_CNN_MAX_ITEMS
+        } else {
+            hepinfer::batch::DEFAULT_MAX_ITEMS
+        });
+        let on_config = format!(r#"{{"batching": {{"max_items": {max_items}}}}}"#);
+        let on = host.instance(plugin, &on_config).expect("instance");
         // The b-tag model also on ONNX Runtime (jet-cnn always runs there).
         let ort = (*plugin == "btag-rnn").then(|| {
             (
                 host_ort
                     .instance(plugin, r#"{"batching": {"enabled": false}}"#)
                     .expect("instance"),
-                host_ort.instance(plugin, "{}").expect("instance"),
+                host_ort.instance(plugin, &on_config).expect("instance"),
             )
         });
         // One full batch, run synchronously: the unit of the latency bound.

@@ -58,6 +58,12 @@ impl Workload for JetCnn {
         &["JetCnnRcd"]
     }
 
+    fn config(&self) -> String {
+        // Batches of 16 images when calls are merged (`--batching`): as fast per image as 32, and
+        // half the latency (BENCHMARKS.md, "jet-cnn's batch size").
+        r#"{"batching": {"max_items": 16}}"#.into()
+    }
+
     fn compared(&self) -> &'static str {
         "p_w"
     }
