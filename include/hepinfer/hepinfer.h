@@ -53,7 +53,10 @@
 #define HEPINFER_MAX_INPUT_BYTES 17179869184
 
 // Default largest batch: the btag-rnn curve is flat from 32 rows (9.3 µs/jet, 9.1 at 64) and
-// jet-cnn's best is 16–32 (11.4–11.9 µs/image); larger batches only add latency.
+// jet-cnn's best is 16–32 (11.4–11.9 µs/image); larger batches only add latency. jet-cnn
+// instances in the demo and the batching bench set 16 (`{"batching": {"max_items": 16}}`): the
+// same speed per image, and a p99 latency inside max delay + 2 batches with two threads on two
+// cores, where 32 exceeded it in 7 of 12 runs.
 #define DEFAULT_MAX_ITEMS 32
 
 // Default longest wait of a request for company: about one batch's execution time.
