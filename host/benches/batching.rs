@@ -121,13 +121,12 @@ fn quantile(sorted: &[u64], q: f64) -> f64 {
 }
 
 /// `--threads` framework threads (2 by default), each with at most `window` calls outstanding.
-fn run(inst: &Instance, calls: &[Call], window: usize, help: bool) -> Run {
+fn run(inst: &Instance, calls: &[Call], threads: usize, window: usize, help: bool) -> Run {
     let before = inst.batching().1.unwrap_or_default();
     let t0 = Instant::now();
     let lat: Arc<Vec<AtomicU64>> = Arc::new((0..calls.len()).map(|_| AtomicU64::new(0)).collect());
     let failed = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
-        let threads = arg("--threads", 2);
         for t in 0..threads {
             let (lat, failed) = (lat.clone(), failed.clone());
             s.spawn(move || {
@@ -218,11 +217,16 @@ fn exec_us(inst: &Instance, call: &Call) -> f64 {
 /// (BENCHMARKS.md).
 const JET_CNN_MAX_ITEMS: usize = 16;
 
-fn arg(name: &str, default: usize) -> usize {
+/// The value after `name` on the command line.
+fn text_arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    text_arg(name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
@@ -231,6 +235,7 @@ fn main() {
     let reps = arg("--reps", 5);
     let n = arg("--calls", 20000);
     let window = arg("--in-flight", 32);
+    let threads = arg("--threads", 2);
     // `--help-when-full`: a framework thread whose window is full calls `Instance::flush` (runs
     // the waiting batches itself) before it sleeps, as a scheduler that helps while it waits would.
     let help = std::env::args().any(|a| a == "--help-when-full");
@@ -259,10 +264,9 @@ fn main() {
     };
     let host_ort = Host::new(&config_ort, None, std::ptr::null_mut()).expect("host");
     println!(
-        "batching bench: {} framework threads, {window} calls in flight per thread, {n} calls per \
+        "batching bench: {threads} framework threads, {window} calls in flight per thread, {n} calls per \
          run, median of {reps} interleaved runs; on = max_items {} (btag-rnn) / {} (jet-cnn), \
          max_delay_us {delay_us}",
-        arg("--threads", 2),
         max_items_arg.unwrap_or(hepinfer::batch::DEFAULT_MAX_ITEMS),
         max_items_arg.unwrap_or(JET_CNN_MAX_ITEMS),
     );
@@ -284,12 +288,10 @@ fn main() {
         ("jet-cnn per image", "jet-cnn", cnn_calls(n / 2), 1),
     ];
     // `--only TEXT`: just the workloads whose label contains TEXT (e.g. for a profiler).
-    let only: Option<String> = {
-        let args: Vec<String> = std::env::args().collect();
-        args.iter()
-            .position(|a| a == "--only")
-            .and_then(|i| args.get(i + 1).cloned())
-    };
+    let only = text_arg("--only");
+    // `--mode TEXT`: run only the modes whose name contains TEXT (for a profiler); the speed-up
+    // columns then compare with whatever base ran, if any.
+    let mode_filter = text_arg("--mode");
     for (label, plugin, calls, items) in &scenarios {
         if only.as_deref().is_some_and(|o| !label.contains(o)) {
             continue;
@@ -347,26 +349,18 @@ fn main() {
         } else {
             modes = vec![("off", &off), ("on", &on)];
         }
-        // `--mode TEXT`: run only the modes whose name contains TEXT (for a profiler); the
-        // speed-up columns then compare with whatever base ran, if any.
-        let mode_filter = {
-            let args: Vec<String> = std::env::args().collect();
-            args.iter()
-                .position(|a| a == "--mode")
-                .and_then(|i| args.get(i + 1).cloned())
-        };
         let keep: Vec<bool> = modes
             .iter()
             .map(|(m, _)| mode_filter.as_deref().is_none_or(|f| m.contains(f)))
             .collect();
         // Warm-up of every instance.
         for (_, inst) in modes.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| m) {
-            run(inst, &calls[..calls.len().min(500)], window, help);
+            run(inst, &calls[..calls.len().min(500)], threads, window, help);
         }
         let mut res: Vec<Vec<Run>> = modes.iter().map(|_| Vec::new()).collect();
         for _ in 0..reps {
             for ((r, (_, inst)), _) in res.iter_mut().zip(&modes).zip(&keep).filter(|(_, k)| **k) {
-                r.push(run(inst, calls, window, help));
+                r.push(run(inst, calls, threads, window, help));
             }
         }
         let tput_of = |rs: &[Run]| median(rs.iter().map(|r| r.calls_per_s).collect());
