@@ -773,6 +773,14 @@ mod tests {
         assert_eq!(format_time(crate::SNAPSHOT_LATEST), "latest");
         assert!(parse_time("2026-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
+        // Out of the format's range: a clear error, not an overflow (fuzz seed time-huge-year).
+        assert!(parse_time("699999999999999999-6-6").is_err());
+        assert!(parse_time("10000-01-01").is_err());
+        assert!(parse_time("2026-11-23T-5:00:00").is_err());
+        assert_eq!(
+            format_time(parse_time("9999-12-31").unwrap()),
+            "9999-12-31 00:00:00.000000"
+        );
     }
 
     #[test]

@@ -62,7 +62,15 @@ pub fn parse_time(s: &str) -> Result<Micros, CondError> {
         num(tp.next())?,
         num(tp.next().or(Some("0")))?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    // Years of four digits: the format's own range, and far inside what i64 microseconds hold
+    // (a year of 18 digits overflowed the arithmetic below; found by fuzzing).
+    if !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..=23).contains(&hh)
+        || !(0..=59).contains(&mm)
+        || !(0..=60).contains(&ss)
+    {
         return Err(bad());
     }
     // Days since 1970-01-01 from a civil date (H. Hinnant's algorithm).
